@@ -1,0 +1,113 @@
+// Package conversation is the pure core of the product: a conversation's state and the step that advances it
+// by one inbound message. Nothing here does I/O; Redis, NATS and HTTP sit around it.
+package conversation
+
+import (
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The states of the seed dialog.
+const (
+	StateNew      = "new"
+	StateGreeted  = "greeted"
+	StateInformed = "informed"
+	StateReset    = "reset"
+	StateEnded    = "ended"
+)
+
+// Conversation is the stored state of one conversation, keyed by (our number, user number).
+type Conversation struct {
+	State        string            `json:"state"`
+	MessageCount int               `json:"message_count"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+	Vars         map[string]string `json:"vars,omitempty"`
+	OptedOut     bool              `json:"opted_out,omitempty"`
+	FlowVersion  string            `json:"flow_version,omitempty"`
+}
+
+// New returns the state of a conversation that has not seen a message yet.
+func New(now time.Time) Conversation {
+	return Conversation{State: StateNew, CreatedAt: now.UTC(), UpdatedAt: now.UTC()}
+}
+
+// Media is one attachment of an inbound MMS.
+type Media struct {
+	URL         string `json:"url"`
+	ContentType string `json:"content_type,omitempty"`
+	Size        int64  `json:"size,omitempty"`
+}
+
+// Inbound is what the dialog sees of one inbound message.
+type Inbound struct {
+	Text  string
+	Media []Media
+}
+
+// Result is the outcome of one step: the new conversation and the reply to send, if any.
+type Result struct {
+	Conversation Conversation
+	Reply        string
+	HasReply     bool
+}
+
+// Dialog advances a conversation by one inbound message. Implementations must be pure and deterministic:
+// the same conversation, message and time give the same result.
+type Dialog interface {
+	Step(c Conversation, in Inbound, now time.Time) Result
+	// Version identifies the dialog definition; it is stored with each conversation.
+	Version() string
+}
+
+// Keyword normalises a message for keyword matching: the whole message, trimmed and lower-cased.
+func Keyword(text string) string { return strings.ToLower(strings.TrimSpace(text)) }
+
+// Seed is the dialog of Telnyx's "Two-Way SMS Chat" example, reproduced byte for byte.
+var Seed Dialog = seedDialog{}
+
+type seedDialog struct{}
+
+// Reply texts of the seed dialog, verbatim.
+const (
+	ReplyGreeting = "Hello! Welcome to Telnyx SMS. Type 'help' for available commands or 'info' to learn more about our services."
+	ReplyHelp     = "Available commands:\n• 'info' - Learn about Telnyx\n• 'status' - Check your conversation stats\n• 'reset' - Start over\n• 'stop' - End conversation"
+	ReplyInfo     = "Telnyx provides programmable SMS, Voice, and IoT connectivity APIs. Visit telnyx.com to get started with our developer-friendly platform!"
+	ReplyReset    = "Conversation reset! Type 'hello' to start fresh."
+	ReplyStop     = "Thanks for trying Telnyx SMS! Conversation ended. Text 'hello' anytime to start again."
+)
+
+func (seedDialog) Version() string { return "seed-1" }
+
+func (seedDialog) Step(c Conversation, in Inbound, now time.Time) Result {
+	now = now.UTC()
+	c.MessageCount++
+	c.UpdatedAt = now
+	c.FlowVersion = "seed-1"
+	var reply string
+	switch Keyword(in.Text) {
+	case "hello", "hi", "hey", "start":
+		c.State = StateGreeted
+		reply = ReplyGreeting
+	case "help":
+		reply = ReplyHelp
+	case "info":
+		c.State = StateInformed
+		reply = ReplyInfo
+	case "status":
+		reply = "Conversation started: " + c.CreatedAt.UTC().Format("2006-01-02 15:04") +
+			"\nMessages exchanged: " + strconv.Itoa(c.MessageCount) +
+			"\nCurrent state: " + c.State
+	case "reset":
+		// The seed replaces the conversation: a new creation time and a count of one (this message).
+		c = Conversation{State: StateReset, MessageCount: 1, CreatedAt: now, UpdatedAt: now, FlowVersion: c.FlowVersion, OptedOut: c.OptedOut}
+		reply = ReplyReset
+	case "stop", "quit", "end":
+		c.State = StateEnded
+		reply = ReplyStop
+	default:
+		reply = "You said: '" + in.Text + "'\n\nI didn't understand that command. Type 'help' to see available options."
+	}
+	return Result{Conversation: c, Reply: reply, HasReply: true}
+}

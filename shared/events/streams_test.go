@@ -1,0 +1,141 @@
+package events_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/natstest"
+)
+
+func setup(t *testing.T, o events.StreamOptions) (jetstream.JetStream, context.Context) {
+	t.Helper()
+	srv := natstest.Start(t)
+	nc, err := nats.Connect(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if err := events.EnsureStreams(ctx, js, o); err != nil {
+		t.Fatal(err)
+	}
+	return js, ctx
+}
+
+func TestEnsureStreamsIdempotentAndPartitioned(t *testing.T) {
+	o := events.DefaultStreamOptions()
+	o.Partitions = 4
+	js, ctx := setup(t, o)
+	if err := events.EnsureStreams(ctx, js, o); err != nil {
+		t.Fatalf("second EnsureStreams: %v", err)
+	}
+	o2 := o
+	o2.Partitions = 8
+	if err := events.EnsureStreams(ctx, js, o2); !errors.Is(err, events.ErrPartitionMismatch) {
+		t.Fatalf("changing partitions: err = %v, want ErrPartitionMismatch", err)
+	}
+
+	subj := events.ConversationSubject("+15550001111", "+12125551234")
+	for i := range 3 {
+		if _, err := js.Publish(ctx, subj, []byte{byte('a' + i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, _ := js.Stream(ctx, events.StreamConversations)
+	first, err := s.GetMsg(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := events.PartitionOf(first.Subject)
+	if !ok || p < 0 || p >= 4 {
+		t.Fatalf("stored subject %q has no partition in 0..3", first.Subject)
+	}
+	// The same conversation always lands in the same partition, consumed by that partition's consumer.
+	c, err := js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := c.Fetch(3, jetstream.FetchMaxWait(2*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []jetstream.Msg
+	for m := range batch.Messages() {
+		got = append(got, m)
+	}
+	if len(got) != 3 || got[0].Subject() != first.Subject || got[2].Subject() != first.Subject {
+		t.Fatalf("partition %d delivered %d messages", p, len(got))
+	}
+
+	// Head check: the oldest pending message on the conversation subject is the first until it is acked;
+	// a terminated message leaves the work queue too.
+	head := func() uint64 {
+		m, err := s.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(first.Subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return 0
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Sequence
+	}
+	if h := head(); h != 1 {
+		t.Fatalf("head = %d, want 1", h)
+	}
+	if err := got[0].DoubleAck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := head(); h != 2 {
+		t.Fatalf("head after ack = %d, want 2", h)
+	}
+	if err := got[1].TermWithReason("test"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for head() != 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h := head(); h != 3 {
+		t.Fatalf("head after term = %d, want 3", h)
+	}
+	if err := got[2].DoubleAck(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h := head(); h != 0 {
+		t.Fatalf("head after all acked = %d, want none", h)
+	}
+}
+
+func TestPublishDedupAndDiscardNew(t *testing.T) {
+	o := events.DefaultStreamOptions()
+	o.Partitions = 2
+	o.MaxMsgs = 2
+	js, ctx := setup(t, o)
+	subj := events.ConversationSubject("+15550001111", "+12125551234")
+	pub := func(id string) (*jetstream.PubAck, error) {
+		return js.Publish(ctx, subj, []byte(id), jetstream.WithMsgID(id))
+	}
+	if a, err := pub("e1"); err != nil || a.Duplicate {
+		t.Fatalf("first publish: %v %+v", err, a)
+	}
+	if a, err := pub("e1"); err != nil || !a.Duplicate {
+		t.Fatalf("duplicate publish: %v %+v", err, a)
+	}
+	if _, err := pub("e2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pub("e3"); err == nil {
+		t.Fatal("publish past MaxMsgs succeeded; want the stream to refuse")
+	}
+}

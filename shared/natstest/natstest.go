@@ -1,0 +1,71 @@
+// Package natstest runs a real NATS server with JetStream in-process for tests.
+package natstest
+
+import (
+	"net"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Server is an in-process NATS server that can be stopped and started again on the same port and store
+// directory, to test what happens while NATS is down.
+type Server struct {
+	tb   testing.TB
+	opts server.Options
+	srv  *server.Server
+	// URL is the client URL; it stays the same across Stop and Restart.
+	URL string
+}
+
+// Start runs a JetStream-enabled NATS server on a free port with its store in a temporary directory. It is
+// shut down when the test ends.
+func Start(tb testing.TB) *Server {
+	tb.Helper()
+	s := &Server{tb: tb}
+	s.opts = server.Options{
+		Host:      "127.0.0.1",
+		Port:      -1,
+		JetStream: true,
+		StoreDir:  tb.TempDir(),
+		NoLog:     true,
+		NoSigs:    true,
+	}
+	s.start()
+	s.opts.Port = s.srv.Addr().(*net.TCPAddr).Port
+	s.URL = s.srv.ClientURL()
+	tb.Cleanup(s.Stop)
+	return s
+}
+
+func (s *Server) start() {
+	s.tb.Helper()
+	opts := s.opts
+	srv, err := server.NewServer(&opts)
+	if err != nil {
+		s.tb.Fatalf("natstest: new server: %v", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(10 * time.Second) {
+		s.tb.Fatalf("natstest: server not ready in 10s")
+	}
+	s.srv = srv
+}
+
+// Stop shuts the server down; clients see it as gone.
+func (s *Server) Stop() {
+	if s.srv == nil {
+		return
+	}
+	s.srv.Shutdown()
+	s.srv.WaitForShutdown()
+	s.srv = nil
+}
+
+// Restart starts the server again on the same port with the same store, keeping streams and messages.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.Stop()
+	s.start()
+}
