@@ -1,0 +1,158 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/smsconv/smsconv/shared/phone"
+	"github.com/smsconv/smsconv/shared/store"
+)
+
+// conversationJSON is the seed's shape ({phone_number, state, message_count, created_at}) plus our fields.
+type conversationJSON struct {
+	PhoneNumber  string            `json:"phone_number"`
+	OurNumber    string            `json:"our_number"`
+	State        string            `json:"state"`
+	MessageCount int               `json:"message_count"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+	OptedOut     bool              `json:"opted_out"`
+	FlowVersion  string            `json:"flow_version,omitempty"`
+	Vars         map[string]string `json:"vars,omitempty"`
+}
+
+type messageJSON struct {
+	ID         string    `json:"id"`
+	Direction  string    `json:"direction"`
+	From       string    `json:"from"`
+	To         string    `json:"to"`
+	Text       string    `json:"text"`
+	Status     string    `json:"status"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+	ReplyTo    string    `json:"reply_to,omitempty"`
+	TelnyxID   string    `json:"telnyx_id,omitempty"`
+	ErrorCode  string    `json:"error_code,omitempty"`
+	ErrorTitle string    `json:"error_title,omitempty"`
+	Media      any       `json:"media,omitempty"`
+}
+
+func toMessageJSON(m store.Message) messageJSON {
+	j := messageJSON{ID: m.ID, Direction: m.Direction, Text: m.Text, Status: m.Status, CreatedAt: m.CreatedAt,
+		UpdatedAt: m.UpdatedAt, ReplyTo: m.ReplyTo, TelnyxID: m.TelnyxID, ErrorCode: m.ErrorCode, ErrorTitle: m.ErrorTitle}
+	if len(m.Media) > 0 {
+		j.Media = m.Media
+	}
+	if m.Direction == store.DirectionInbound {
+		j.From, j.To = m.User, m.Our
+	} else {
+		j.From, j.To = m.Our, m.User
+	}
+	return j
+}
+
+func toConversationJSON(k store.Key, s store.Summary) conversationJSON {
+	return conversationJSON{PhoneNumber: k.User, OurNumber: k.Our, State: s.State, MessageCount: s.MessageCount,
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, OptedOut: s.OptedOut, FlowVersion: s.FlowVersion, Vars: s.Vars}
+}
+
+// listConversations answers a JSON array (the seed's shape); the next page is in the Link header.
+func (s *Server) listConversations(c echo.Context) error {
+	limit := 100
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			return echo.NewHTTPError(http.StatusBadRequest, "limit: want 1..1000")
+		}
+		limit = n
+	}
+	page, next, err := s.d.Store.List(c.Request().Context(), c.QueryParam("cursor"), limit)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+	}
+	out := make([]conversationJSON, 0, len(page))
+	for _, p := range page {
+		out = append(out, toConversationJSON(p.Key, p))
+	}
+	if next != "" {
+		q := url.Values{"cursor": {next}, "limit": {strconv.Itoa(limit)}}
+		c.Response().Header().Set("Link", fmt.Sprintf(`</conversations?%s>; rel="next"`, q.Encode()))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// getConversation shows one conversation with its history. The conversation is (our number, phone): our
+// number is ?our_number=, by default TELNYX_PHONE_NUMBER.
+func (s *Server) getConversation(c echo.Context) error {
+	user, err := pathPhone(c.Param("phone"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "phone: "+err.Error())
+	}
+	our := s.d.DefaultFrom
+	if v := c.QueryParam("our_number"); v != "" {
+		if our, err = pathPhone(v); err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "our_number: "+err.Error())
+		}
+	}
+	if our == "" {
+		return echo.NewHTTPError(http.StatusBadRequest, "our_number: required (TELNYX_PHONE_NUMBER is not configured)")
+	}
+	limit := 100
+	if v := c.QueryParam("history"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1000 {
+			return echo.NewHTTPError(http.StatusBadRequest, "history: want 0..1000")
+		}
+		limit = n
+	}
+	ctx := c.Request().Context()
+	k := store.Key{Our: our, User: user}
+	conv, err := s.d.Store.Conversation(ctx, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "conversation not found")
+	}
+	if err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+	}
+	hist, err := s.d.Store.History(ctx, k, limit)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+	}
+	msgs := make([]messageJSON, 0, len(hist))
+	for _, m := range hist {
+		msgs = append(msgs, toMessageJSON(m))
+	}
+	return c.JSON(http.StatusOK, struct {
+		conversationJSON
+		Messages []messageJSON `json:"messages"`
+	}{toConversationJSON(k, store.Summary{Key: k, Conversation: conv}), msgs})
+}
+
+// pathPhone accepts "+12125551234", "%2B12125551234" or "12125551234" (a "+" is easy to lose in a URL).
+func pathPhone(v string) (string, error) {
+	v = strings.TrimSpace(v)
+	if !strings.HasPrefix(v, "+") {
+		v = "+" + v
+	}
+	return phone.ParseE164(v)
+}
+
+func (s *Server) getMessage(c echo.Context) error {
+	m, err := s.d.Store.GetMessage(c.Request().Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "message not found")
+	}
+	if err != nil {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+	}
+	return c.JSON(http.StatusOK, toMessageJSON(m))
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/phone"
+	"github.com/smsconv/smsconv/shared/telnyx"
+)
+
+// webhookResponse is the body of a 2xx answer to Telnyx.
+type webhookResponse struct {
+	Status    string `json:"status"` // queued, duplicate, acknowledged
+	EventID   string `json:"event_id,omitempty"`
+	MessageID string `json:"message_id,omitempty"`
+}
+
+// webhook verifies, parses and queues one Telnyx event. It answers 2xx only once JetStream has stored the
+// event, so a 503 (NATS down, stream full) makes Telnyx deliver it again and nothing is lost.
+func (s *Server) webhook(c echo.Context) error {
+	r := c.Request()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.d.WebhookMaxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
+		}
+		return echo.NewHTTPError(http.StatusBadRequest, "could not read request body")
+	}
+	// Verify before parsing: nothing unauthenticated reaches the JSON decoder.
+	if err := s.d.Verifier.VerifyHeader(r.Header, body, s.d.Now()); err != nil {
+		s.d.Log.Info("webhook rejected", "component", "webhook", "reason", err.Error())
+		return echo.NewHTTPError(http.StatusUnauthorized, "invalid signature")
+	}
+	wh, err := telnyx.ParseWebhook(body)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, err.Error())
+	}
+	if wh.EventID == "" {
+		// Telnyx always sends one; derive a stable id so a retried delivery still deduplicates.
+		sum := sha256.Sum256(body)
+		wh.EventID = "body-" + hex.EncodeToString(sum[:16])
+	}
+	log := s.d.Log.With("component", "webhook", "event_id", wh.EventID, "event_type", wh.EventType, "attempt", wh.Attempt)
+
+	if wh.EventType != telnyx.EventMessageReceived {
+		// Delivery receipts and anything new are kept for their consumers, never dropped.
+		dup, err := s.publish(r.Context(), events.EventSubject(wh.EventType), wh.EventID, body)
+		if err != nil {
+			log.Warn("queue unavailable", "err", err)
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
+		}
+		return c.JSON(http.StatusOK, webhookResponse{Status: statusFor(dup, "acknowledged"), EventID: wh.EventID})
+	}
+
+	in, err := wh.InboundMessage()
+	if err != nil {
+		// Signed by Telnyx but unusable: keep it for inspection, and tell the sender what is wrong.
+		if _, perr := s.publish(r.Context(), events.EventSubject("invalid"), wh.EventID, body); perr != nil {
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
+		}
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
+	}
+	now := s.d.Now().UTC()
+	m := events.Message{
+		Kind: events.KindInbound, ID: in.ID, EventID: wh.EventID, OurNumber: in.To, UserNumber: in.From,
+		Text: in.Text, Media: in.Media, ReceivedAt: in.ReceivedAt, AcceptedAt: now, Attempt: wh.Attempt,
+		AutoresponseType: in.AutoresponseType,
+	}
+	if m.ReceivedAt.IsZero() {
+		m.ReceivedAt = wh.OccurredAt
+	}
+	dup, err := s.publish(r.Context(), events.ConversationSubject(m.OurNumber, m.UserNumber), wh.EventID, m.Encode())
+	if err != nil {
+		log.Warn("queue unavailable", "err", err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
+	}
+	log.Info("inbound message queued", "msg_id", m.ID, "user", phone.Mask(m.UserNumber), "duplicate", dup)
+	return c.JSON(http.StatusOK, webhookResponse{Status: statusFor(dup, "queued"), EventID: wh.EventID, MessageID: m.ID})
+}
+
+func statusFor(dup bool, fresh string) string {
+	if dup {
+		return "duplicate"
+	}
+	return fresh
+}
+
+// publish stores data in JetStream with msgID for deduplication and waits for the acknowledgement.
+func (s *Server) publish(ctx context.Context, subject, msgID string, data []byte, hdr ...nats.Header) (duplicate bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, s.d.PublishTimeout)
+	defer cancel()
+	msg := nats.NewMsg(subject)
+	msg.Data = data
+	for _, h := range hdr {
+		for k, v := range h {
+			msg.Header[k] = v
+		}
+	}
+	ack, err := s.d.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID))
+	if err != nil {
+		return false, err
+	}
+	return ack.Duplicate, nil
+}

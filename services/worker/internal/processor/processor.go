@@ -1,0 +1,245 @@
+// Package processor applies one unit of conversation work: it advances the conversation in Redis atomically
+// and sends the reply through Telnyx, exactly once in effect however often the same message is handed to it.
+// It knows nothing of NATS: it returns what should become of the message (done, retry, dead letter).
+package processor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/phone"
+	"github.com/smsconv/smsconv/shared/store"
+	"github.com/smsconv/smsconv/shared/telnyx"
+)
+
+// Sender sends one SMS; *telnyx.Client implements it.
+type Sender interface {
+	Send(ctx context.Context, req telnyx.SendRequest, idempotencyKey string) (telnyx.SendResult, error)
+}
+
+// Outcome is what should become of a message after Handle.
+type Outcome int
+
+// Outcomes.
+const (
+	Done       Outcome = iota // the effect is stored (and the reply sent or deliberately not): ack
+	Retry                     // a transient failure: try again later, in order
+	DeadLetter                // a permanent failure: keep it with the reason and move on
+)
+
+func (o Outcome) String() string {
+	return [...]string{"done", "retry", "dead_letter"}[o]
+}
+
+// Result is Handle's answer.
+type Result struct {
+	Outcome Outcome
+	// Reason says why a message is retried or dead-lettered.
+	Reason string
+	Err    error
+}
+
+// Processor handles conversation work.
+type Processor struct {
+	Store  *store.Store
+	Dialog conversation.Dialog
+	Sender Sender
+	// MessagingProfileID is sent with every message when set.
+	MessagingProfileID string
+	Log                *slog.Logger
+	// Now is the clock (tests); defaults to time.Now.
+	Now func() time.Time
+}
+
+// ReplyID is the deterministic id of the reply to inbound message id. It is also the Idempotency-Key sent
+// to Telnyx, so however often the reply is sent, Telnyx delivers it once.
+func ReplyID(inboundID string) string {
+	b := []byte(inboundID)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':' || c == '-') {
+			b[i] = '_'
+		}
+	}
+	s := "rpl_" + string(b)
+	if len(s) > 255 {
+		s = s[:255]
+	}
+	return s
+}
+
+// optInWords lift an opt-out, as Telnyx does; help is always answered.
+var optInWords = map[string]bool{"start": true, "unstop": true}
+
+const maxConflicts = 8
+
+// Handle processes m. replay is true for a message replayed from the dead-letter stream: a reply that
+// failed permanently is sent again.
+func (p *Processor) Handle(ctx context.Context, m events.Message, replay bool) Result {
+	key := store.Key{Our: m.OurNumber, User: m.UserNumber}
+	log := p.Log.With("msg_id", m.ID, "kind", m.Kind, "user", phone.Mask(m.UserNumber))
+	for range maxConflicts {
+		l, err := p.Store.Load(ctx, key, m.ID)
+		if err != nil {
+			return Result{Outcome: Retry, Reason: "redis unavailable", Err: err}
+		}
+		if l.Message != nil && l.Message.Committed {
+			// Seen before: the state change is stored; only the send may be left to do.
+			target := l.Reply
+			if m.Kind == events.KindSend {
+				target = l.Message
+			}
+			return p.deliver(ctx, log, key, l.Conversation, target, replay)
+		}
+		commit, target := p.plan(m, l)
+		_, err = p.Store.Apply(ctx, commit)
+		if errors.Is(err, store.ErrConflict) {
+			log.Debug("conversation changed concurrently; reloading", "component", "processor")
+			continue
+		}
+		if err != nil {
+			return Result{Outcome: Retry, Reason: "redis unavailable", Err: err}
+		}
+		return p.deliver(ctx, log, key, commit.Conversation, target, replay)
+	}
+	return Result{Outcome: Retry, Reason: "conversation kept changing", Err: store.ErrConflict}
+}
+
+// plan computes the commit for m from the loaded state: the dialog step for an inbound message, the
+// history entry for a queued send.
+func (p *Processor) plan(m events.Message, l store.Loaded) (store.Commit, *store.Message) {
+	at := m.ReceivedAt
+	if at.IsZero() {
+		at = m.AcceptedAt
+	}
+	if at.IsZero() {
+		at = p.now()
+	}
+	c := l.Conversation
+	if !l.Exists {
+		c = conversation.New(at)
+	}
+	key := store.Key{Our: m.OurNumber, User: m.UserNumber}
+	if m.Kind == events.KindSend {
+		rec := store.Message{ID: m.ID, Direction: store.DirectionOutbound, Our: m.OurNumber, User: m.UserNumber,
+			Text: m.Text, Status: store.StatusQueued, CreatedAt: at}
+		if l.Message != nil {
+			rec = *l.Message
+		}
+		return store.Commit{Key: key, ExpectVersion: l.Version, Conversation: c, Message: rec}, &rec
+	}
+
+	wasOptedOut := c.OptedOut
+	res := p.Dialog.Step(c, conversation.Inbound{Text: m.Text, Media: m.Media}, at)
+	kw := conversation.Keyword(m.Text)
+	if optInWords[kw] {
+		res.Conversation.OptedOut = false
+	}
+	in := store.Message{ID: m.ID, Direction: store.DirectionInbound, Our: m.OurNumber, User: m.UserNumber,
+		Text: m.Text, Media: m.Media, Status: store.StatusReceived, CreatedAt: at}
+	commit := store.Commit{Key: key, ExpectVersion: l.Version, Conversation: res.Conversation, Message: in}
+	if !res.HasReply {
+		return commit, nil
+	}
+	reply := &store.Message{ID: ReplyID(m.ID), Direction: store.DirectionOutbound, Our: m.OurNumber,
+		User: m.UserNumber, Text: res.Reply, Status: store.StatusPending, CreatedAt: at, ReplyTo: m.ID}
+	if wasOptedOut && res.Conversation.OptedOut && kw != "help" {
+		// The user opted out (Telnyx told us with 40300): record the reply, do not send it.
+		reply.Status, reply.ErrorCode, reply.ErrorTitle = store.StatusBlocked, "40300", "recipient opted out"
+	}
+	commit.Reply = reply
+	return commit, reply
+}
+
+// deliver sends msg unless it was sent (or settled) before.
+func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key, c conversation.Conversation, msg *store.Message, replay bool) Result {
+	if msg == nil {
+		return Result{Outcome: Done}
+	}
+	switch {
+	case msg.TelnyxID != "":
+		return Result{Outcome: Done} // Telnyx accepted it before: never text the user twice
+	case msg.Status == store.StatusBlocked:
+		return Result{Outcome: Done}
+	case msg.Status == store.StatusFailed && !replay:
+		return Result{Outcome: Done}
+	}
+	if c.OptedOut && msg.ReplyTo == "" {
+		// A queued send to a number that opted out.
+		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusBlocked, ErrorCode: "40300", ErrorTitle: "recipient opted out"}); err != nil {
+			return Result{Outcome: Retry, Reason: "redis unavailable", Err: err}
+		}
+		return Result{Outcome: Done}
+	}
+	res, err := p.Sender.Send(ctx, telnyx.SendRequest{From: msg.Our, To: msg.User, Text: msg.Text,
+		MessagingProfileID: p.MessagingProfileID}, msg.ID)
+	if err == nil {
+		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: statusOr(res.Status, store.StatusQueued), TelnyxID: res.ID}); err != nil {
+			// Sent but not recorded: a retry sends again with the same Idempotency-Key, and Telnyx replays
+			// its answer instead of texting twice.
+			return Result{Outcome: Retry, Reason: "redis unavailable after send", Err: err}
+		}
+		log.Debug("reply sent", "component", "processor", "reply_id", msg.ID, "telnyx_id", res.ID)
+		return Result{Outcome: Done}
+	}
+	code, title := errorFields(err)
+	switch {
+	case errors.Is(err, telnyx.ErrOptedOut):
+		// Not a failure of ours: the user opted out. Record it; never retry, never dead-letter.
+		uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusBlocked, ErrorCode: code, ErrorTitle: title})
+		if uerr == nil {
+			uerr = p.Store.SetOptedOut(ctx, key, true)
+		}
+		if uerr != nil {
+			return Result{Outcome: Retry, Reason: "redis unavailable", Err: uerr}
+		}
+		log.Info("recipient opted out; message blocked", "component", "processor", "reply_id", msg.ID)
+		return Result{Outcome: Done}
+	case telnyx.IsRetryable(err):
+		return Result{Outcome: Retry, Reason: "telnyx: " + shortErr(err), Err: err}
+	default:
+		if uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusFailed, ErrorCode: code, ErrorTitle: title}); uerr != nil {
+			return Result{Outcome: Retry, Reason: "redis unavailable", Err: uerr}
+		}
+		return Result{Outcome: DeadLetter, Reason: "telnyx rejected the message: " + shortErr(err), Err: err}
+	}
+}
+
+func (p *Processor) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func statusOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func errorFields(err error) (code, title string) {
+	var te *telnyx.Error
+	if errors.As(err, &te) {
+		code, title = te.Code, te.Title
+		if code == "" {
+			code = fmt.Sprint(te.StatusCode)
+		}
+		return code, title
+	}
+	return "", shortErr(err)
+}
+
+func shortErr(err error) string {
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200]
+	}
+	return strings.TrimSpace(s)
+}

@@ -1,0 +1,29 @@
+// Package obs sets up what operators observe: structured logs (and, later, metrics and traces).
+package obs
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+// NewLogger returns a slog logger writing JSON (format "json", the default) or text to w at the given level
+// ("debug", "info", "warn", "error"), tagged with the service name.
+func NewLogger(w io.Writer, service, level, format string) (*slog.Logger, error) {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToLower(strings.TrimSpace(level)))); err != nil {
+		return nil, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
+	switch strings.ToLower(format) {
+	case "", "json":
+		h = slog.NewJSONHandler(w, opts)
+	case "text":
+		h = slog.NewTextHandler(w, opts)
+	default:
+		return nil, fmt.Errorf("LOG_FORMAT %q: want json or text", format)
+	}
+	return slog.New(h).With("service", service), nil
+}

@@ -1,0 +1,481 @@
+// Package store keeps conversations and messages in Redis. Every inbound message changes Redis once, in one
+// Lua script that checks for duplicates, compares the conversation's version, stores the new state, records
+// the inbound message and the reply to send, and appends both to the history.
+package store
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsconv/smsconv/shared/conversation"
+)
+
+// Errors owned by the store.
+var (
+	// ErrNotFound is returned for a conversation or message that does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when the conversation changed since it was loaded; load again and retry.
+	ErrConflict = errors.New("conversation changed concurrently")
+)
+
+// Message directions and statuses.
+const (
+	DirectionInbound  = "inbound"
+	DirectionOutbound = "outbound"
+
+	StatusReceived  = "received"  // inbound, stored
+	StatusPending   = "pending"   // outbound, recorded, not yet accepted by Telnyx
+	StatusQueued    = "queued"    // outbound, accepted by Telnyx (or queued by POST /sms/send)
+	StatusSent      = "sent"      // outbound, handed to the carrier
+	StatusDelivered = "delivered" // outbound, delivery confirmed
+	StatusFailed    = "failed"    // outbound, failed permanently (see error fields)
+	StatusBlocked   = "blocked"   // outbound, not sent: the user opted out
+	StatusSkipped   = "skipped"   // inbound answered by nothing (e.g. rate limited)
+)
+
+// Key identifies a conversation: our Telnyx number and the user's number.
+type Key struct {
+	Our  string `json:"our_number"`
+	User string `json:"phone_number"`
+}
+
+func (k Key) member() string { return k.Our + "|" + k.User }
+
+func keyFromMember(m string) Key {
+	our, user, _ := strings.Cut(m, "|")
+	return Key{Our: our, User: user}
+}
+
+// Message is the stored record of one inbound or outbound message.
+type Message struct {
+	ID         string               `json:"id"`
+	Direction  string               `json:"direction"`
+	Our        string               `json:"our_number"`
+	User       string               `json:"phone_number"`
+	Text       string               `json:"text"`
+	Media      []conversation.Media `json:"media,omitempty"`
+	Status     string               `json:"status"`
+	CreatedAt  time.Time            `json:"created_at"`
+	UpdatedAt  time.Time            `json:"updated_at"`
+	ReplyTo    string               `json:"reply_to,omitempty"`  // outbound: the inbound message answered
+	ReplyID    string               `json:"reply_id,omitempty"`  // inbound: the reply it produced
+	TelnyxID   string               `json:"telnyx_id,omitempty"` // outbound: Telnyx's message id
+	ErrorCode  string               `json:"error_code,omitempty"`
+	ErrorTitle string               `json:"error_title,omitempty"`
+	Committed  bool                 `json:"-"`
+}
+
+// Options configure a Store.
+type Options struct {
+	// Prefix namespaces every key (default "sms"), so tests and several deployments can share a server.
+	Prefix string
+	// HistoryLimit caps the messages kept in a conversation's history list (default 500).
+	HistoryLimit int
+	// MessageTTL is how long message records (and so deduplication of Telnyx message ids) are kept
+	// (default 30 days).
+	MessageTTL time.Duration
+}
+
+// Store is the Redis-backed conversation store.
+type Store struct {
+	rdb    redis.UniversalClient
+	o      Options
+	commit *redis.Script
+}
+
+//go:embed commit.lua
+var commitLua string
+
+// New returns a Store using rdb.
+func New(rdb redis.UniversalClient, o Options) *Store {
+	if o.Prefix == "" {
+		o.Prefix = "sms"
+	}
+	if o.HistoryLimit <= 0 {
+		o.HistoryLimit = 500
+	}
+	if o.MessageTTL <= 0 {
+		o.MessageTTL = 30 * 24 * time.Hour
+	}
+	return &Store{rdb: rdb, o: o, commit: redis.NewScript(commitLua)}
+}
+
+func (s *Store) convKey(k Key) string    { return s.o.Prefix + ":conv:{" + k.member() + "}" }
+func (s *Store) histKey(k Key) string    { return s.o.Prefix + ":hist:{" + k.member() + "}" }
+func (s *Store) msgKey(id string) string { return s.o.Prefix + ":msg:" + id }
+func (s *Store) txKey(id string) string  { return s.o.Prefix + ":tx:" + id }
+func (s *Store) indexKey() string        { return s.o.Prefix + ":convs" }
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("redis ping: %w", err)
+	}
+	return nil
+}
+
+// Loaded is a conversation as read before a step, with what is already known about the message at hand.
+type Loaded struct {
+	Conversation conversation.Conversation
+	Version      int64
+	Exists       bool
+	// Message is the stored record of the message being processed, if any (an inbound message already
+	// committed, or a send queued by the ingress); Reply is its reply record when it has one.
+	Message *Message
+	Reply   *Message
+}
+
+// Load reads a conversation and the record of message msgID in one round trip.
+func (s *Store) Load(ctx context.Context, k Key, msgID string) (Loaded, error) {
+	pipe := s.rdb.Pipeline()
+	conv := pipe.HGetAll(ctx, s.convKey(k))
+	msg := pipe.HGetAll(ctx, s.msgKey(msgID))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return Loaded{}, fmt.Errorf("load conversation: %w", err)
+	}
+	var l Loaded
+	c, ver, ok := decodeConversation(conv.Val())
+	l.Conversation, l.Version, l.Exists = c, ver, ok
+	if m, ok := decodeMessage(msg.Val()); ok {
+		l.Message = &m
+		if m.ReplyID != "" {
+			r, err := s.GetMessage(ctx, m.ReplyID)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return Loaded{}, err
+			}
+			if err == nil {
+				l.Reply = &r
+			}
+		}
+	}
+	return l, nil
+}
+
+// Commit is one atomic change: the conversation's new state, the message that caused it and the reply to
+// send. It is applied only if the message was not committed before and the conversation is still at
+// ExpectVersion.
+type Commit struct {
+	Key           Key
+	ExpectVersion int64
+	Conversation  conversation.Conversation
+	// Message is the inbound message (or the queued send) being processed.
+	Message Message
+	// Reply is the outbound reply to record, if any.
+	Reply *Message
+}
+
+// CommitResult says what Commit did.
+type CommitResult struct {
+	// Duplicate is true when the message had been committed before; nothing was changed.
+	Duplicate bool
+	Version   int64
+}
+
+// Apply runs the commit script. It returns ErrConflict when the conversation's version moved.
+func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
+	msgFields, err := json.Marshal(encodeMessage(c.Message))
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit: %w", err)
+	}
+	replyFields := []byte("")
+	replyKey := s.msgKey("-")
+	if c.Reply != nil {
+		if replyFields, err = json.Marshal(encodeMessage(*c.Reply)); err != nil {
+			return CommitResult{}, fmt.Errorf("commit: %w", err)
+		}
+		replyKey = s.msgKey(c.Reply.ID)
+	}
+	convFields, err := json.Marshal(encodeConversation(c.Conversation))
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit: %w", err)
+	}
+	keys := []string{s.convKey(c.Key), s.histKey(c.Key), s.msgKey(c.Message.ID), replyKey, s.indexKey()}
+	args := []any{c.ExpectVersion, string(convFields), string(msgFields), string(replyFields),
+		c.Message.ID, replyID(c.Reply), s.o.HistoryLimit, int64(s.o.MessageTTL / time.Second), c.Key.member()}
+	res, err := s.commit.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit: %w", err)
+	}
+	status, _ := res[0].(string)
+	ver, _ := res[1].(int64)
+	switch status {
+	case "ok":
+		return CommitResult{Version: ver}, nil
+	case "dup":
+		return CommitResult{Duplicate: true, Version: ver}, nil
+	case "conflict":
+		return CommitResult{Version: ver}, fmt.Errorf("commit: %w (have %d, stored %d)", ErrConflict, c.ExpectVersion, ver)
+	}
+	return CommitResult{}, fmt.Errorf("commit: unexpected script result %v", res)
+}
+
+func replyID(r *Message) string {
+	if r == nil {
+		return ""
+	}
+	return r.ID
+}
+
+// Update changes the status of an outbound message and the fields that come with it.
+type Update struct {
+	Status     string
+	TelnyxID   string
+	ErrorCode  string
+	ErrorTitle string
+	At         time.Time
+}
+
+// UpdateMessage records a new status of message id (and indexes its Telnyx id for delivery receipts).
+func (s *Store) UpdateMessage(ctx context.Context, id string, u Update) error {
+	if u.At.IsZero() {
+		u.At = time.Now()
+	}
+	fields := map[string]any{"status": u.Status, "updated": u.At.UnixMilli()}
+	if u.TelnyxID != "" {
+		fields["telnyx_id"] = u.TelnyxID
+	}
+	if u.ErrorCode != "" || u.ErrorTitle != "" {
+		fields["error_code"], fields["error_title"] = u.ErrorCode, u.ErrorTitle
+	}
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.msgKey(id), fields)
+	if u.TelnyxID != "" {
+		pipe.Set(ctx, s.txKey(u.TelnyxID), id, s.o.MessageTTL)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("update message: %w", err)
+	}
+	return nil
+}
+
+// SetOptedOut marks a conversation as opted out (or back in) without changing anything else.
+func (s *Store) SetOptedOut(ctx context.Context, k Key, optedOut bool) error {
+	v := "0"
+	if optedOut {
+		v = "1"
+	}
+	if err := s.rdb.HSet(ctx, s.convKey(k), "opted_out", v).Err(); err != nil {
+		return fmt.Errorf("set opted out: %w", err)
+	}
+	return nil
+}
+
+// QueueSend records an outbound message queued through the API, before it is published for the worker.
+func (s *Store) QueueSend(ctx context.Context, m Message) error {
+	m.Direction, m.Status = DirectionOutbound, StatusQueued
+	if err := s.rdb.HSet(ctx, s.msgKey(m.ID), encodeMessage(m)).Err(); err != nil {
+		return fmt.Errorf("queue send: %w", err)
+	}
+	if err := s.rdb.Expire(ctx, s.msgKey(m.ID), s.o.MessageTTL).Err(); err != nil {
+		return fmt.Errorf("queue send: %w", err)
+	}
+	return nil
+}
+
+// DeleteMessage removes a message record (used to undo QueueSend when the publish fails).
+func (s *Store) DeleteMessage(ctx context.Context, id string) error {
+	if err := s.rdb.Del(ctx, s.msgKey(id)).Err(); err != nil {
+		return fmt.Errorf("delete message: %w", err)
+	}
+	return nil
+}
+
+// GetMessage reads one message record.
+func (s *Store) GetMessage(ctx context.Context, id string) (Message, error) {
+	h, err := s.rdb.HGetAll(ctx, s.msgKey(id)).Result()
+	if err != nil {
+		return Message{}, fmt.Errorf("get message: %w", err)
+	}
+	m, ok := decodeMessage(h)
+	if !ok {
+		return Message{}, fmt.Errorf("get message %s: %w", id, ErrNotFound)
+	}
+	return m, nil
+}
+
+// MessageByTelnyxID finds our outbound message by the id Telnyx gave it.
+func (s *Store) MessageByTelnyxID(ctx context.Context, telnyxID string) (Message, error) {
+	id, err := s.rdb.Get(ctx, s.txKey(telnyxID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return Message{}, fmt.Errorf("message by telnyx id: %w", ErrNotFound)
+	}
+	if err != nil {
+		return Message{}, fmt.Errorf("message by telnyx id: %w", err)
+	}
+	return s.GetMessage(ctx, id)
+}
+
+// Summary is a conversation as listed by GET /conversations.
+type Summary struct {
+	Key
+	conversation.Conversation
+}
+
+// Conversation reads one conversation.
+func (s *Store) Conversation(ctx context.Context, k Key) (conversation.Conversation, error) {
+	h, err := s.rdb.HGetAll(ctx, s.convKey(k)).Result()
+	if err != nil {
+		return conversation.Conversation{}, fmt.Errorf("get conversation: %w", err)
+	}
+	c, _, ok := decodeConversation(h)
+	if !ok {
+		return conversation.Conversation{}, fmt.Errorf("get conversation: %w", ErrNotFound)
+	}
+	return c, nil
+}
+
+// List returns up to limit conversations ordered by (our number, user number), starting after the cursor
+// ("" for the first page), and the cursor of the next page ("" at the end). Paging by key order is stable
+// while conversations are added.
+func (s *Store) List(ctx context.Context, after string, limit int) ([]Summary, string, error) {
+	min := "-"
+	if after != "" {
+		min = "(" + after
+	}
+	members, err := s.rdb.ZRangeByLex(ctx, s.indexKey(), &redis.ZRangeBy{Min: min, Max: "+", Count: int64(limit) + 1}).Result()
+	if err != nil {
+		return nil, "", fmt.Errorf("list conversations: %w", err)
+	}
+	next := ""
+	if len(members) > limit {
+		members = members[:limit]
+		next = members[limit-1]
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(members))
+	for i, m := range members {
+		cmds[i] = pipe.HGetAll(ctx, s.convKey(keyFromMember(m)))
+	}
+	if len(members) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, "", fmt.Errorf("list conversations: %w", err)
+		}
+	}
+	out := make([]Summary, 0, len(members))
+	for i, m := range members {
+		if c, _, ok := decodeConversation(cmds[i].Val()); ok {
+			out = append(out, Summary{Key: keyFromMember(m), Conversation: c})
+		}
+	}
+	return out, next, nil
+}
+
+// History returns the last limit messages of a conversation, oldest first.
+func (s *Store) History(ctx context.Context, k Key, limit int) ([]Message, error) {
+	ids, err := s.rdb.LRange(ctx, s.histKey(k), int64(-limit), -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("history: %w", err)
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	for i, id := range ids {
+		cmds[i] = pipe.HGetAll(ctx, s.msgKey(id))
+	}
+	if len(ids) > 0 {
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("history: %w", err)
+		}
+	}
+	out := make([]Message, 0, len(ids))
+	for _, c := range cmds {
+		if m, ok := decodeMessage(c.Val()); ok { // records past their TTL are skipped
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func encodeConversation(c conversation.Conversation) map[string]string {
+	vars := ""
+	if len(c.Vars) > 0 {
+		b, _ := json.Marshal(c.Vars)
+		vars = string(b)
+	}
+	opted := "0"
+	if c.OptedOut {
+		opted = "1"
+	}
+	return map[string]string{
+		"state":     c.State,
+		"count":     strconv.Itoa(c.MessageCount),
+		"created":   strconv.FormatInt(c.CreatedAt.UnixMilli(), 10),
+		"updated":   strconv.FormatInt(c.UpdatedAt.UnixMilli(), 10),
+		"vars":      vars,
+		"opted_out": opted,
+		"flow":      c.FlowVersion,
+	}
+}
+
+func decodeConversation(h map[string]string) (conversation.Conversation, int64, bool) {
+	if len(h) == 0 || h["state"] == "" {
+		return conversation.Conversation{}, 0, false
+	}
+	count, _ := strconv.Atoi(h["count"])
+	ver, _ := strconv.ParseInt(h["ver"], 10, 64)
+	c := conversation.Conversation{
+		State:        h["state"],
+		MessageCount: count,
+		CreatedAt:    millis(h["created"]),
+		UpdatedAt:    millis(h["updated"]),
+		OptedOut:     h["opted_out"] == "1",
+		FlowVersion:  h["flow"],
+	}
+	if v := h["vars"]; v != "" {
+		_ = json.Unmarshal([]byte(v), &c.Vars)
+	}
+	return c, ver, true
+}
+
+func encodeMessage(m Message) map[string]string {
+	f := map[string]string{
+		"id": m.ID, "dir": m.Direction, "our": m.Our, "user": m.User, "text": m.Text, "status": m.Status,
+		"created": strconv.FormatInt(m.CreatedAt.UnixMilli(), 10),
+		"updated": strconv.FormatInt(m.UpdatedAt.UnixMilli(), 10),
+	}
+	if m.UpdatedAt.IsZero() {
+		f["updated"] = f["created"]
+	}
+	for k, v := range map[string]string{"reply_to": m.ReplyTo, "reply_id": m.ReplyID, "telnyx_id": m.TelnyxID,
+		"error_code": m.ErrorCode, "error_title": m.ErrorTitle} {
+		if v != "" {
+			f[k] = v
+		}
+	}
+	if len(m.Media) > 0 {
+		b, _ := json.Marshal(m.Media)
+		f["media"] = string(b)
+	}
+	return f
+}
+
+func decodeMessage(h map[string]string) (Message, bool) {
+	if h["id"] == "" {
+		return Message{}, false
+	}
+	m := Message{
+		ID: h["id"], Direction: h["dir"], Our: h["our"], User: h["user"], Text: h["text"], Status: h["status"],
+		CreatedAt: millis(h["created"]), UpdatedAt: millis(h["updated"]),
+		ReplyTo: h["reply_to"], ReplyID: h["reply_id"], TelnyxID: h["telnyx_id"],
+		ErrorCode: h["error_code"], ErrorTitle: h["error_title"], Committed: h["committed"] == "1",
+	}
+	if v := h["media"]; v != "" {
+		_ = json.Unmarshal([]byte(v), &m.Media)
+	}
+	return m, true
+}
+
+func millis(s string) time.Time {
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}

@@ -1,0 +1,177 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/redistest"
+	"github.com/smsconv/smsconv/shared/store"
+)
+
+func newStore(t *testing.T) (*store.Store, *redistest.Server) {
+	t.Helper()
+	srv := redistest.Start(t)
+	return store.New(srv.Client(), store.Options{Prefix: "t", HistoryLimit: 5}), srv
+}
+
+var (
+	ctx = context.Background()
+	k   = store.Key{Our: "+15550001000", User: "+12125551234"}
+	t0  = time.Date(2026, 6, 18, 12, 0, 0, 0, time.UTC)
+)
+
+// step applies the seed dialog to one inbound message through Load and Apply, as the worker does.
+func step(t *testing.T, s *store.Store, id, text string) (store.CommitResult, conversation.Result, error) {
+	t.Helper()
+	l, err := s.Load(ctx, k, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := l.Conversation
+	if !l.Exists {
+		c = conversation.New(t0)
+	}
+	res := conversation.Seed.Step(c, conversation.Inbound{Text: text}, t0)
+	in := store.Message{ID: id, Direction: store.DirectionInbound, Our: k.Our, User: k.User, Text: text, Status: store.StatusReceived, CreatedAt: t0}
+	reply := &store.Message{ID: "r-" + id, Direction: store.DirectionOutbound, Our: k.Our, User: k.User, Text: res.Reply, Status: store.StatusPending, CreatedAt: t0, ReplyTo: id}
+	cr, err := s.Apply(ctx, store.Commit{Key: k, ExpectVersion: l.Version, Conversation: res.Conversation, Message: in, Reply: reply})
+	return cr, res, err
+}
+
+func TestCommitDedupAndHistory(t *testing.T) {
+	s, _ := newStore(t)
+	if cr, _, err := step(t, s, "m1", "hello"); err != nil || cr.Duplicate || cr.Version != 1 {
+		t.Fatalf("first commit: %+v %v", cr, err)
+	}
+	if cr, _, err := step(t, s, "m1", "hello"); err != nil || !cr.Duplicate {
+		t.Fatalf("same message again: %+v %v, want duplicate", cr, err)
+	}
+	if _, _, err := step(t, s, "m2", "info"); err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Conversation(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.State != "informed" || c.MessageCount != 2 || !c.CreatedAt.Equal(t0) {
+		t.Fatalf("stored conversation = %+v", c)
+	}
+	l, err := s.Load(ctx, k, "m2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Message == nil || !l.Message.Committed || l.Reply == nil || l.Reply.Text != conversation.ReplyInfo || l.Reply.Status != store.StatusPending {
+		t.Fatalf("Load after commit: message %+v reply %+v", l.Message, l.Reply)
+	}
+	h, err := s.History(ctx, k, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range h {
+		got = append(got, m.Direction+":"+m.Text)
+	}
+	want := []string{"inbound:hello", "outbound:" + conversation.ReplyGreeting, "inbound:info", "outbound:" + conversation.ReplyInfo}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("history\n got %q\nwant %q", got, want)
+	}
+}
+
+func TestCommitConflict(t *testing.T) {
+	s, _ := newStore(t)
+	if _, _, err := step(t, s, "m1", "hello"); err != nil {
+		t.Fatal(err)
+	}
+	// A commit computed from a stale version must be refused and change nothing.
+	_, err := s.Apply(ctx, store.Commit{Key: k, ExpectVersion: 0, Conversation: conversation.New(t0),
+		Message: store.Message{ID: "m9", Direction: store.DirectionInbound, CreatedAt: t0}})
+	if !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale commit err = %v, want ErrConflict", err)
+	}
+	if _, err := s.GetMessage(ctx, "m9"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("refused commit stored its message: %v", err)
+	}
+}
+
+func TestUpdateAndTelnyxIndex(t *testing.T) {
+	s, _ := newStore(t)
+	if _, _, err := step(t, s, "m1", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateMessage(ctx, "r-m1", store.Update{Status: store.StatusQueued, TelnyxID: "tx-1"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.MessageByTelnyxID(ctx, "tx-1")
+	if err != nil || m.ID != "r-m1" || m.Status != store.StatusQueued {
+		t.Fatalf("by telnyx id: %+v %v", m, err)
+	}
+	if _, err := s.MessageByTelnyxID(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown telnyx id: %v", err)
+	}
+}
+
+func TestListPaging(t *testing.T) {
+	s, _ := newStore(t)
+	for i := range 7 {
+		kk := store.Key{Our: k.Our, User: fmt.Sprintf("+1212555%04d", i)}
+		_, err := s.Apply(ctx, store.Commit{Key: kk, Conversation: conversation.New(t0),
+			Message: store.Message{ID: fmt.Sprintf("m%d", i), Direction: store.DirectionInbound, CreatedAt: t0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var all []string
+	cursor := ""
+	pages := 0
+	for {
+		page, next, err := s.List(ctx, cursor, 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, c := range page {
+			all = append(all, c.User)
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	if pages != 3 || len(all) != 7 || all[0] != "+12125550000" || all[6] != "+12125550006" {
+		t.Fatalf("paged %d pages: %v", pages, all)
+	}
+}
+
+func TestHistoryIsCapped(t *testing.T) {
+	s, _ := newStore(t)
+	for i := range 4 {
+		if _, _, err := step(t, s, fmt.Sprintf("m%d", i), "help"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h, err := s.History(ctx, k, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(h) != 5 || h[4].ReplyTo != "m3" {
+		t.Fatalf("history kept %d entries (want the last 5), last %+v", len(h), h[len(h)-1])
+	}
+}
+
+func TestRedisDownIsAnError(t *testing.T) {
+	s, srv := newStore(t)
+	srv.Kill()
+	c, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := s.Load(c, k, "m1"); err == nil {
+		t.Fatal("Load with Redis down succeeded")
+	}
+	srv.Restart()
+	if err := s.Ping(ctx); err != nil {
+		t.Fatalf("after restart: %v", err)
+	}
+}
