@@ -415,8 +415,12 @@ func encodeConversation(c conversation.Conversation) map[string]string {
 }
 
 func decodeConversation(h map[string]string) (conversation.Conversation, int64, bool) {
-	if len(h) == 0 || h["state"] == "" {
+	if len(h) == 0 {
 		return conversation.Conversation{}, 0, false
+	}
+	if h["state"] == "" {
+		// Only a flag was set (an opt-out learned from Telnyx before any message): a new conversation.
+		h["state"] = conversation.StateNew
 	}
 	count, _ := strconv.Atoi(h["count"])
 	ver, _ := strconv.ParseInt(h["ver"], 10, 64)

@@ -137,6 +137,9 @@ func (s *Server) getConversation(c echo.Context) error {
 
 // pathPhone accepts "+12125551234", "%2B12125551234" or "12125551234" (a "+" is easy to lose in a URL).
 func pathPhone(v string) (string, error) {
+	if u, err := url.PathUnescape(v); err == nil {
+		v = u
+	}
 	v = strings.TrimSpace(v)
 	if !strings.HasPrefix(v, "+") {
 		v = "+" + v

@@ -9,7 +9,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/caarlos0/env/v11"
+	"github.com/smsconv/smsconv/shared/envconfig"
 
 	"github.com/smsconv/smsconv/shared/phone"
 )
@@ -39,9 +39,9 @@ type Config struct {
 
 // Load reads and validates the configuration.
 func Load() (Config, error) {
-	c, err := env.ParseAs[Config]()
+	c, err := envconfig.Parse[Config]()
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %w", err)
+		return Config{}, err
 	}
 	if c.WorkerID == "" {
 		host, _ := os.Hostname()

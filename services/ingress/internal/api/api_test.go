@@ -1,0 +1,452 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/smsconv/smsconv/services/ingress/internal/api"
+	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/natstest"
+	"github.com/smsconv/smsconv/shared/redistest"
+	"github.com/smsconv/smsconv/shared/store"
+	"github.com/smsconv/smsconv/shared/telnyx"
+	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+)
+
+const (
+	ourNumber  = "+15550001000"
+	userNumber = "+12125551234"
+	adminToken = "s3cret-token"
+)
+
+type env struct {
+	t      *testing.T
+	url    string
+	nats   *natstest.Server
+	redis  *redistest.Server
+	js     jetstream.JetStream
+	store  *store.Store
+	signer *telnyxtest.Signer
+}
+
+func newEnv(t *testing.T, mutate ...func(*api.Deps)) *env {
+	t.Helper()
+	ns := natstest.Start(t)
+	rs := redistest.Start(t)
+	nc, err := nats.Connect(ns.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.ReconnectBufSize(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := events.DefaultStreamOptions()
+	o.Partitions = 4
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := events.EnsureStreams(ctx, js, o); err != nil {
+		t.Fatal(err)
+	}
+	signer, err := telnyxtest.GenerateSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(rs.Client(), store.Options{Prefix: "t"})
+	d := api.Deps{NC: nc, JS: js, Store: st, Verifier: telnyx.NewVerifier([]ed25519.PublicKey{signer.PublicKey()}, 300*time.Second),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), DefaultFrom: ourNumber, AdminToken: adminToken,
+		WebhookMaxBody: 64 << 10, PublishTimeout: time.Second}
+	for _, m := range mutate {
+		m(&d)
+	}
+	srv := httptest.NewServer(api.New(d))
+	t.Cleanup(srv.Close)
+	return &env{t: t, url: srv.URL, nats: ns, redis: rs, js: js, store: st, signer: signer}
+}
+
+// do sends a request and decodes a JSON answer into out (if non-nil); it returns the response.
+func (e *env) do(method, path string, body []byte, hdr map[string]string, out any) *http.Response {
+	e.t.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), method, e.url+path, bytes.NewReader(body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			e.t.Fatalf("%s %s: status %d, body %q is not the JSON expected: %v", method, path, resp.StatusCode, raw, err)
+		}
+	}
+	return resp
+}
+
+func (e *env) admin() map[string]string {
+	return map[string]string{"Authorization": "Bearer " + adminToken}
+}
+
+// webhook posts body signed at ts with the test's key.
+func (e *env) webhook(body []byte, ts time.Time, out any) *http.Response {
+	sig, tsv := e.signer.Sign(body, ts)
+	return e.do("POST", "/webhooks/sms", body, map[string]string{telnyx.HeaderSignature: sig, telnyx.HeaderTimestamp: tsv}, out)
+}
+
+func (e *env) streamMsgs(stream string) uint64 {
+	e.t.Helper()
+	s, err := e.js.Stream(context.Background(), stream)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info.State.Msgs
+}
+
+func (e *env) lastConversationMsg() (*jetstream.RawStreamMsg, events.Message) {
+	e.t.Helper()
+	s, _ := e.js.Stream(context.Background(), events.StreamConversations)
+	info, _ := s.Info(context.Background())
+	raw, err := s.GetMsg(context.Background(), info.State.LastSeq)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	m, err := events.Decode(raw.Data)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return raw, m
+}
+
+func TestWebhookQueuesInboundOnceAndAnswersFast(t *testing.T) {
+	e := newEnv(t)
+	body := telnyxtest.InboundWebhook(telnyxtest.Inbound{EventID: "evt-1", MessageID: "msg-1", From: userNumber, To: ourNumber, Text: "Hello"})
+	var got map[string]string
+	if resp := e.webhook(body, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "queued" || got["message_id"] != "msg-1" {
+		t.Fatalf("first delivery: %d %v", resp.StatusCode, got)
+	}
+	// Telnyx retries the same event: it is acknowledged again but queued once.
+	if resp := e.webhook(body, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "duplicate" {
+		t.Fatalf("second delivery: %d %v", resp.StatusCode, got)
+	}
+	if n := e.streamMsgs(events.StreamConversations); n != 1 {
+		t.Fatalf("stream holds %d messages, want 1", n)
+	}
+	raw, m := e.lastConversationMsg()
+	if m.Kind != events.KindInbound || m.ID != "msg-1" || m.EventID != "evt-1" || m.Text != "Hello" || m.OurNumber != ourNumber || m.UserNumber != userNumber {
+		t.Fatalf("queued message = %+v", m)
+	}
+	if p, ok := events.PartitionOf(raw.Subject); !ok || p > 3 {
+		t.Fatalf("stored subject %q is not partitioned", raw.Subject)
+	}
+}
+
+func TestWebhookRejectsBadInput(t *testing.T) {
+	e := newEnv(t)
+	good := telnyxtest.InboundWebhook(telnyxtest.Inbound{From: userNumber, To: ourNumber, Text: "hi"})
+	other, _ := telnyxtest.GenerateSigner()
+	now := time.Now()
+	sign := func(s *telnyxtest.Signer, body []byte, ts time.Time) map[string]string {
+		sig, tsv := s.Sign(body, ts)
+		return map[string]string{telnyx.HeaderSignature: sig, telnyx.HeaderTimestamp: tsv}
+	}
+	tampered := sign(e.signer, good, now)
+	tests := []struct {
+		name       string
+		body       []byte
+		hdr        map[string]string
+		wantStatus int
+		wantError  string
+	}{
+		{"no signature", good, nil, 401, "invalid signature"},
+		{"wrong key", good, sign(other, good, now), 401, "invalid signature"},
+		{"tampered body", append([]byte(nil), bytes.Replace(good, []byte(`"hi"`), []byte(`"yo"`), 1)...), tampered, 401, "invalid signature"},
+		{"stale timestamp", good, sign(e.signer, good, now.Add(-6*time.Minute)), 401, "invalid signature"},
+		{"future timestamp", good, sign(e.signer, good, now.Add(6*time.Minute)), 401, "invalid signature"},
+		{"garbage signature", good, map[string]string{telnyx.HeaderSignature: "!!!", telnyx.HeaderTimestamp: "1"}, 401, "invalid signature"},
+		{"malformed JSON", []byte(`{"data":`), sign(e.signer, []byte(`{"data":`), now), 400, "malformed webhook"},
+		{"no event type", []byte(`{"data":{"id":"x"}}`), sign(e.signer, []byte(`{"data":{"id":"x"}}`), now), 400, "malformed webhook"},
+		{"inbound without sender", []byte(`{"data":{"event_type":"message.received","id":"e9","payload":{"id":"m9","to":[{"phone_number":"+15550001000"}],"text":"x"}}}`),
+			sign(e.signer, []byte(`{"data":{"event_type":"message.received","id":"e9","payload":{"id":"m9","to":[{"phone_number":"+15550001000"}],"text":"x"}}}`), now), 422, "malformed webhook"},
+		{"oversized body", bytes.Repeat([]byte("x"), 65<<10), nil, 413, "request body too large"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got map[string]string
+			resp := e.do("POST", "/webhooks/sms", tc.body, tc.hdr, &got)
+			if resp.StatusCode != tc.wantStatus || !strings.Contains(got["error"], tc.wantError) {
+				t.Fatalf("status %d error %q, want %d %q", resp.StatusCode, got["error"], tc.wantStatus, tc.wantError)
+			}
+		})
+	}
+	if n := e.streamMsgs(events.StreamConversations); n != 0 {
+		t.Fatalf("rejected webhooks queued %d messages", n)
+	}
+	// The signed-but-unusable message.received is kept for inspection, not lost.
+	if n := e.streamMsgs(events.StreamEvents); n != 1 {
+		t.Fatalf("events stream holds %d messages, want the unusable inbound kept", n)
+	}
+}
+
+func TestWebhookOtherEventsAndMediaOnly(t *testing.T) {
+	e := newEnv(t)
+	receipt := telnyxtest.ReceiptWebhook(telnyxtest.Receipt{EventType: "message.finalized", MessageID: "tx-1", From: ourNumber, To: userNumber, Status: "delivered"})
+	var got map[string]string
+	if resp := e.webhook(receipt, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "acknowledged" {
+		t.Fatalf("receipt: %d %v", resp.StatusCode, got)
+	}
+	unknown := []byte(`{"data":{"event_type":"number.ported","id":"evt-x","payload":{}},"meta":{"attempt":1}}`)
+	if resp := e.webhook(unknown, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "acknowledged" {
+		t.Fatalf("unknown event: %d %v", resp.StatusCode, got)
+	}
+	if n := e.streamMsgs(events.StreamEvents); n != 2 {
+		t.Fatalf("events stream holds %d, want 2", n)
+	}
+	mms := telnyxtest.InboundWebhook(telnyxtest.Inbound{From: userNumber, To: ourNumber, Text: "",
+		Media: []telnyxtest.Media{{URL: "https://example.com/cat.jpg", ContentType: "image/jpeg", Size: 1234}}})
+	if resp := e.webhook(mms, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "queued" {
+		t.Fatalf("media-only MMS: %d %v (must be accepted, or Telnyx retries forever)", resp.StatusCode, got)
+	}
+	_, m := e.lastConversationMsg()
+	if m.Text != "" || len(m.Media) != 1 || m.Media[0].ContentType != "image/jpeg" {
+		t.Fatalf("queued MMS = %+v", m)
+	}
+}
+
+func TestWebhookNATSDownAnswers503AndLosesNothing(t *testing.T) {
+	e := newEnv(t)
+	body := telnyxtest.InboundWebhook(telnyxtest.Inbound{EventID: "evt-down", From: userNumber, To: ourNumber, Text: "hello"})
+	e.nats.Stop()
+	var got map[string]string
+	resp := e.webhook(body, time.Now(), &got)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || got["error"] == "" {
+		t.Fatalf("NATS down: %d %v (Retry-After %q), want 503", resp.StatusCode, got, resp.Header.Get("Retry-After"))
+	}
+	e.nats.Restart()
+	// Telnyx delivers the event again; now it is queued.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp = e.webhook(body, time.Now(), &got)
+		if resp.StatusCode == 200 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if resp.StatusCode != 200 || got["status"] != "queued" {
+		t.Fatalf("after NATS is back: %d %v", resp.StatusCode, got)
+	}
+	if n := e.streamMsgs(events.StreamConversations); n != 1 {
+		t.Fatalf("stream holds %d, want 1", n)
+	}
+}
+
+func TestAdminAuth(t *testing.T) {
+	e := newEnv(t)
+	disabled := newEnv(t, func(d *api.Deps) { d.AdminToken = "" })
+	tests := []struct {
+		name string
+		e    *env
+		hdr  map[string]string
+		want int
+	}{
+		{"no token configured", disabled, map[string]string{"Authorization": "Bearer anything"}, 403},
+		{"missing header", e, nil, 401},
+		{"wrong token", e, map[string]string{"Authorization": "Bearer nope"}, 401},
+		{"wrong scheme", e, map[string]string{"Authorization": "Basic " + adminToken}, 401},
+		{"right token", e, e.admin(), 200},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got any
+			resp := tc.e.do("GET", "/conversations", nil, tc.hdr, &got)
+			if resp.StatusCode != tc.want {
+				t.Fatalf("status %d, want %d (%v)", resp.StatusCode, tc.want, got)
+			}
+		})
+	}
+}
+
+func TestSend(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name      string
+		body      string
+		want      int
+		wantError string
+	}{
+		{"malformed JSON", `{"to":`, 400, "malformed JSON"},
+		{"not E.164", `{"to":"2125551234","message":"x"}`, 422, "to: invalid phone number"},
+		{"impossible number", `{"to":"+1555","message":"x"}`, 422, "to: invalid phone number"},
+		{"empty message", `{"to":"+12125551234","message":"  "}`, 422, "message: required"},
+		{"too long", `{"to":"+12125551234","message":"` + strings.Repeat("a", 1601) + `"}`, 422, "too long"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got map[string]string
+			resp := e.do("POST", "/sms/send", []byte(tc.body), e.admin(), &got)
+			if resp.StatusCode != tc.want || !strings.Contains(got["error"], tc.wantError) {
+				t.Fatalf("status %d %v, want %d %q", resp.StatusCode, got, tc.want, tc.wantError)
+			}
+		})
+	}
+	var got map[string]string
+	hdr := e.admin()
+	hdr["Idempotency-Key"] = "order-42"
+	resp := e.do("POST", "/sms/send", []byte(`{"to":"+12125551234","message":"Your order shipped"}`), hdr, &got)
+	if resp.StatusCode != 202 || got["status"] != "queued" || got["id"] != "snd_order-42" || got["from"] != ourNumber {
+		t.Fatalf("send: %d %v", resp.StatusCode, got)
+	}
+	resp = e.do("POST", "/sms/send", []byte(`{"to":"+12125551234","message":"Your order shipped"}`), hdr, &got)
+	if resp.StatusCode != 202 || got["id"] != "snd_order-42" {
+		t.Fatalf("repeated send: %d %v", resp.StatusCode, got)
+	}
+	if n := e.streamMsgs(events.StreamConversations); n != 1 {
+		t.Fatalf("stream holds %d sends, want 1", n)
+	}
+	_, m := e.lastConversationMsg()
+	if m.Kind != events.KindSend || m.ID != "snd_order-42" || m.Text != "Your order shipped" {
+		t.Fatalf("queued send = %+v", m)
+	}
+	var msg map[string]any
+	if resp := e.do("GET", "/messages/snd_order-42", nil, e.admin(), &msg); resp.StatusCode != 200 || msg["status"] != "queued" || msg["to"] != userNumber {
+		t.Fatalf("GET /messages: %d %v", resp.StatusCode, msg)
+	}
+	if resp := e.do("GET", "/messages/nope", nil, e.admin(), &msg); resp.StatusCode != 404 {
+		t.Fatalf("GET unknown message: %d", resp.StatusCode)
+	}
+	// A number that opted out is refused with a clear error.
+	if err := e.store.SetOptedOut(context.Background(), store.Key{Our: ourNumber, User: "+12125550199"}, true); err != nil {
+		t.Fatal(err)
+	}
+	if resp := e.do("POST", "/sms/send", []byte(`{"to":"+12125550199","message":"hi"}`), e.admin(), &got); resp.StatusCode != 409 || !strings.Contains(got["error"], "opted out") {
+		t.Fatalf("send to opted-out: %d %v", resp.StatusCode, got)
+	}
+}
+
+func TestConversations(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	t0 := time.Date(2026, 6, 18, 12, 0, 0, 0, time.UTC)
+	for i, user := range []string{"+12125550001", "+12125550002", "+12125550003"} {
+		k := store.Key{Our: ourNumber, User: user}
+		res := conversation.Seed.Step(conversation.New(t0), conversation.Inbound{Text: "hello"}, t0)
+		_, err := e.store.Apply(ctx, store.Commit{Key: k, Conversation: res.Conversation,
+			Message: store.Message{ID: "in-" + user, Direction: store.DirectionInbound, Our: ourNumber, User: user, Text: "hello", Status: store.StatusReceived, CreatedAt: t0},
+			Reply:   &store.Message{ID: "out-" + user, Direction: store.DirectionOutbound, Our: ourNumber, User: user, Text: res.Reply, Status: store.StatusPending, CreatedAt: t0}})
+		if err != nil {
+			t.Fatalf("seed conversation %d: %v", i, err)
+		}
+	}
+	var page []map[string]any
+	resp := e.do("GET", "/conversations?limit=2", nil, e.admin(), &page)
+	link := resp.Header.Get("Link")
+	if resp.StatusCode != 200 || len(page) != 2 || page[0]["phone_number"] != "+12125550001" || page[0]["state"] != "greeted" ||
+		page[0]["message_count"] != float64(1) || page[0]["created_at"] != "2026-06-18T12:00:00Z" || !strings.Contains(link, `rel="next"`) {
+		t.Fatalf("first page: %d %v Link %q", resp.StatusCode, page, link)
+	}
+	next := link[strings.Index(link, "<")+1 : strings.Index(link, ">")]
+	resp = e.do("GET", next, nil, e.admin(), &page)
+	if resp.StatusCode != 200 || len(page) != 1 || page[0]["phone_number"] != "+12125550003" || resp.Header.Get("Link") != "" {
+		t.Fatalf("second page: %d %v", resp.StatusCode, page)
+	}
+	var one struct {
+		PhoneNumber string `json:"phone_number"`
+		State       string `json:"state"`
+		Messages    []struct{ Direction, Text, Status, From, To string }
+	}
+	resp = e.do("GET", "/conversations/%2B12125550002", nil, e.admin(), &one)
+	if resp.StatusCode != 200 || one.State != "greeted" || len(one.Messages) != 2 || one.Messages[0].Text != "hello" ||
+		one.Messages[1].Text != conversation.ReplyGreeting || one.Messages[1].From != ourNumber || one.Messages[1].Status != "pending" {
+		t.Fatalf("conversation: %d %+v", resp.StatusCode, one)
+	}
+	var e404 map[string]string
+	if resp := e.do("GET", "/conversations/12125550009", nil, e.admin(), &e404); resp.StatusCode != 404 {
+		t.Fatalf("unknown conversation: %d %v", resp.StatusCode, e404)
+	}
+	if resp := e.do("GET", "/conversations/notaphone", nil, e.admin(), &e404); resp.StatusCode != 400 {
+		t.Fatalf("bad phone: %d %v", resp.StatusCode, e404)
+	}
+	if resp := e.do("GET", "/conversations?limit=0", nil, e.admin(), &e404); resp.StatusCode != 400 {
+		t.Fatalf("bad limit: %d", resp.StatusCode)
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	e := newEnv(t)
+	var got map[string]string
+	if resp := e.do("GET", "/healthz", nil, nil, &got); resp.StatusCode != 200 {
+		t.Fatalf("healthz %d", resp.StatusCode)
+	}
+	if resp := e.do("GET", "/readyz", nil, nil, &got); resp.StatusCode != 200 || got["status"] != "ok" {
+		t.Fatalf("readyz %d %v", resp.StatusCode, got)
+	}
+	e.redis.Kill()
+	if resp := e.do("GET", "/readyz", nil, nil, &got); resp.StatusCode != 503 || got["redis"] != "unavailable" || got["nats"] != "ok" {
+		t.Fatalf("readyz with Redis down: %d %v", resp.StatusCode, got)
+	}
+}
+
+func TestDeadLettersListAndReplay(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	m := events.Message{Kind: events.KindInbound, ID: "msg-dl", OurNumber: ourNumber, UserNumber: userNumber, Text: "info", AcceptedAt: time.Now().UTC()}
+	dl := nats.NewMsg(events.DeadLetterSubject(m.Kind))
+	dl.Data = m.Encode()
+	dl.Header.Set(events.HeaderDLQReason, "telnyx rejected the message: 422")
+	dl.Header.Set(events.HeaderDLQClass, "permanent")
+	dl.Header.Set(events.HeaderDLQAttempts, "1")
+	if _, err := e.js.PublishMsg(ctx, dl); err != nil {
+		t.Fatal(err)
+	}
+	var list []struct {
+		ID      uint64
+		Reason  string
+		Class   string
+		Message *events.Message
+	}
+	if resp := e.do("GET", "/dead-letters", nil, e.admin(), &list); resp.StatusCode != 200 || len(list) != 1 ||
+		list[0].Reason != "telnyx rejected the message: 422" || list[0].Message == nil || list[0].Message.ID != "msg-dl" {
+		t.Fatalf("list: %d %+v", resp.StatusCode, list)
+	}
+	var got map[string]any
+	if resp := e.do("POST", "/dead-letters/999/replay", nil, e.admin(), &got); resp.StatusCode != 404 {
+		t.Fatalf("replay unknown: %d %v", resp.StatusCode, got)
+	}
+	id := list[0].ID
+	if resp := e.do("POST", "/dead-letters/"+itoa(id)+"/replay", nil, e.admin(), &got); resp.StatusCode != 202 || got["status"] != "replayed" {
+		t.Fatalf("replay: %d %v", resp.StatusCode, got)
+	}
+	raw, back := e.lastConversationMsg()
+	if back.ID != "msg-dl" || raw.Header.Get(events.HeaderReplay) != "1" {
+		t.Fatalf("replayed message %+v header %v", back, raw.Header)
+	}
+	if resp := e.do("GET", "/dead-letters", nil, e.admin(), &list); resp.StatusCode != 200 || len(list) != 0 {
+		t.Fatalf("after replay the dead letter is still listed: %+v", list)
+	}
+}
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }

@@ -1,0 +1,222 @@
+package processor_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smsconv/smsconv/services/worker/internal/processor"
+	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/redistest"
+	"github.com/smsconv/smsconv/shared/store"
+	"github.com/smsconv/smsconv/shared/telnyx"
+	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+)
+
+const (
+	our  = "+15550001000"
+	user = "+12125551234"
+)
+
+var t0 = time.Date(2026, 6, 18, 12, 0, 0, 0, time.UTC)
+
+type env struct {
+	p     *processor.Processor
+	fake  *telnyxtest.Server
+	store *store.Store
+	redis *redistest.Server
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	rs := redistest.Start(t)
+	fake := telnyxtest.NewServer(t, telnyxtest.Options{APIKey: "key"})
+	st := store.New(rs.Client(), store.Options{Prefix: "t"})
+	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "key", MaxAttempts: 1,
+		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Timeout: 2 * time.Second})
+	p := &processor.Processor{Store: st, Dialog: conversation.Seed, Sender: client,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	return &env{p: p, fake: fake, store: st, redis: rs}
+}
+
+func inbound(id, text string, minute int) events.Message {
+	at := t0.Add(time.Duration(minute) * time.Minute)
+	return events.Message{Kind: events.KindInbound, ID: id, EventID: "evt-" + id, OurNumber: our, UserNumber: user,
+		Text: text, ReceivedAt: at, AcceptedAt: at}
+}
+
+func (e *env) handle(t *testing.T, m events.Message, replay bool) processor.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return e.p.Handle(ctx, m, replay)
+}
+
+func (e *env) texts() []string {
+	var out []string
+	for _, m := range e.fake.Messages() {
+		out = append(out, m.Text)
+	}
+	return out
+}
+
+func TestSeedDialogThroughProcessor(t *testing.T) {
+	e := newEnv(t)
+	for i, text := range []string{"hello", "info", "status"} {
+		if r := e.handle(t, inbound("m"+string(rune('1'+i)), text, i), false); r.Outcome != processor.Done {
+			t.Fatalf("%q: %v %s %v", text, r.Outcome, r.Reason, r.Err)
+		}
+	}
+	want := []string{conversation.ReplyGreeting, conversation.ReplyInfo,
+		"Conversation started: 2026-06-18 12:00\nMessages exchanged: 3\nCurrent state: informed"}
+	if got := e.texts(); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("replies\n got %q\nwant %q", got, want)
+	}
+	sent := e.fake.Messages()[0]
+	if sent.From != our || sent.To != user || sent.IdempotencyKey != processor.ReplyID("m1") {
+		t.Fatalf("reply sent as %+v", sent)
+	}
+	c, err := e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
+	if err != nil || c.State != "informed" || c.MessageCount != 3 {
+		t.Fatalf("stored conversation %+v %v", c, err)
+	}
+	r, err := e.store.GetMessage(context.Background(), processor.ReplyID("m1"))
+	if err != nil || r.Status != "queued" || r.TelnyxID != sent.ID {
+		t.Fatalf("reply record %+v %v", r, err)
+	}
+}
+
+func TestRedeliveryNeverTextsTwice(t *testing.T) {
+	e := newEnv(t)
+	m := inbound("m1", "hello", 0)
+	for i := range 3 {
+		if r := e.handle(t, m, false); r.Outcome != processor.Done {
+			t.Fatalf("delivery %d: %v %v", i, r.Outcome, r.Err)
+		}
+	}
+	if n := len(e.fake.Messages()); n != 1 || e.fake.Requests() != 1 {
+		t.Fatalf("%d messages from %d requests, want 1 from 1", n, e.fake.Requests())
+	}
+	c, _ := e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
+	if c.MessageCount != 1 {
+		t.Fatalf("count %d after redeliveries, want 1", c.MessageCount)
+	}
+}
+
+func TestTransientSendFailureRetriesWithSameKey(t *testing.T) {
+	e := newEnv(t)
+	e.fake.FailNext(1, 500, "10007")
+	m := inbound("m1", "hi", 0)
+	if r := e.handle(t, m, false); r.Outcome != processor.Retry {
+		t.Fatalf("with Telnyx failing: %v, want retry", r.Outcome)
+	}
+	if r := e.handle(t, m, false); r.Outcome != processor.Done {
+		t.Fatalf("retry: %v %v", r.Outcome, r.Err)
+	}
+	if got := e.texts(); len(got) != 1 || got[0] != conversation.ReplyGreeting {
+		t.Fatalf("replies %q", got)
+	}
+	c, _ := e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
+	if c.MessageCount != 1 {
+		t.Fatalf("the retry applied the dialog again: count %d", c.MessageCount)
+	}
+}
+
+func TestRateLimitedIsRetryable(t *testing.T) {
+	e := newEnv(t)
+	e.fake.FailNext(1, 429, "10011")
+	if r := e.handle(t, inbound("m1", "hi", 0), false); r.Outcome != processor.Retry {
+		t.Fatalf("429: %v, want retry", r.Outcome)
+	}
+}
+
+func TestOptOutFrom40300(t *testing.T) {
+	e := newEnv(t)
+	e.fake.OptOut(user)
+	if r := e.handle(t, inbound("m1", "hello", 0), false); r.Outcome != processor.Done {
+		t.Fatalf("40300: %v %s, want done (never retried, never dead-lettered)", r.Outcome, r.Reason)
+	}
+	reqs := e.fake.Requests()
+	rec, _ := e.store.GetMessage(context.Background(), processor.ReplyID("m1"))
+	c, _ := e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
+	if rec.Status != store.StatusBlocked || rec.ErrorCode != "40300" || !c.OptedOut {
+		t.Fatalf("reply %+v, opted out %v", rec, c.OptedOut)
+	}
+	// While opted out, replies are recorded but not sent.
+	if r := e.handle(t, inbound("m2", "info", 1), false); r.Outcome != processor.Done || e.fake.Requests() != reqs {
+		t.Fatalf("opted out: %v, %d requests (was %d)", r.Outcome, e.fake.Requests(), reqs)
+	}
+	// START opts back in (Telnyx unblocks too).
+	e.fake.OptIn(user)
+	if r := e.handle(t, inbound("m3", "start", 2), false); r.Outcome != processor.Done {
+		t.Fatalf("start: %v", r.Outcome)
+	}
+	if got := e.texts(); len(got) != 1 || got[0] != conversation.ReplyGreeting {
+		t.Fatalf("after opt-in replies %q", got)
+	}
+}
+
+func TestPermanentFailureDeadLettersAndReplaySends(t *testing.T) {
+	e := newEnv(t)
+	e.fake.FailNext(1, 422, "10015")
+	m := inbound("m1", "info", 0)
+	r := e.handle(t, m, false)
+	if r.Outcome != processor.DeadLetter || !strings.Contains(r.Reason, "telnyx rejected") {
+		t.Fatalf("422: %v %q, want dead letter", r.Outcome, r.Reason)
+	}
+	rec, _ := e.store.GetMessage(context.Background(), processor.ReplyID("m1"))
+	if rec.Status != store.StatusFailed || rec.ErrorCode != "10015" {
+		t.Fatalf("reply record %+v", rec)
+	}
+	// A plain redelivery does not resend a permanently failed reply; a replay does.
+	if r := e.handle(t, m, false); r.Outcome != processor.Done || len(e.fake.Messages()) != 0 {
+		t.Fatalf("redelivery: %v, %d sent", r.Outcome, len(e.fake.Messages()))
+	}
+	if r := e.handle(t, m, true); r.Outcome != processor.Done {
+		t.Fatalf("replay: %v %v", r.Outcome, r.Err)
+	}
+	if got := e.texts(); len(got) != 1 || got[0] != conversation.ReplyInfo {
+		t.Fatalf("after replay %q", got)
+	}
+}
+
+func TestRedisDownIsRetry(t *testing.T) {
+	e := newEnv(t)
+	e.redis.Kill()
+	if r := e.handle(t, inbound("m1", "hi", 0), false); r.Outcome != processor.Retry {
+		t.Fatalf("Redis down: %v, want retry", r.Outcome)
+	}
+	if e.fake.Requests() != 0 {
+		t.Fatal("sent a reply without storing the state first")
+	}
+}
+
+func TestQueuedSend(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rec := store.Message{ID: "snd_1", Our: our, User: user, Text: "Your order shipped", CreatedAt: t0}
+	if err := e.store.QueueSend(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	m := events.Message{Kind: events.KindSend, ID: "snd_1", OurNumber: our, UserNumber: user, Text: rec.Text, ReceivedAt: t0, AcceptedAt: t0}
+	for range 2 {
+		if r := e.handle(t, m, false); r.Outcome != processor.Done {
+			t.Fatalf("send: %v %v", r.Outcome, r.Err)
+		}
+	}
+	if got := e.fake.Messages(); len(got) != 1 || got[0].Text != rec.Text || got[0].IdempotencyKey != "snd_1" {
+		t.Fatalf("sent %+v", got)
+	}
+	after, _ := e.store.GetMessage(ctx, "snd_1")
+	if after.TelnyxID == "" {
+		t.Fatalf("send record not updated: %+v", after)
+	}
+	hist, _ := e.store.History(ctx, store.Key{Our: our, User: user}, 10)
+	if len(hist) != 1 || hist[0].ID != "snd_1" {
+		t.Fatalf("history %+v", hist)
+	}
+}
