@@ -26,6 +26,8 @@ type Conversation struct {
 	Vars         map[string]string `json:"vars,omitempty"`
 	OptedOut     bool              `json:"opted_out,omitempty"`
 	FlowVersion  string            `json:"flow_version,omitempty"`
+	// RateLimited counts inbound messages left unanswered by the per-user reply limit (kept by the store).
+	RateLimited int `json:"rate_limited,omitempty"`
 }
 
 // New returns the state of a conversation that has not seen a message yet.

@@ -38,7 +38,7 @@ const (
 	StatusDelivered = "delivered" // outbound, delivery confirmed
 	StatusFailed    = "failed"    // outbound, failed permanently (see error fields)
 	StatusBlocked   = "blocked"   // outbound, not sent: the user opted out
-	StatusSkipped   = "skipped"   // inbound answered by nothing (e.g. rate limited)
+	StatusSkipped   = "skipped"   // outbound, not sent: the user is over the reply rate limit
 )
 
 // Key identifies a conversation: our Telnyx number and the user's number.
@@ -82,13 +82,17 @@ type Options struct {
 	// MessageTTL is how long message records (and so deduplication of Telnyx message ids) are kept
 	// (default 30 days).
 	MessageTTL time.Duration
+	// RepliesPerMinute caps the replies one user gets per minute (0: no cap). Inbound messages past it are
+	// stored and counted, and their replies recorded as skipped instead of sent.
+	RepliesPerMinute int
 }
 
 // Store is the Redis-backed conversation store.
 type Store struct {
-	rdb    redis.UniversalClient
-	o      Options
-	commit *redis.Script
+	rdb     redis.UniversalClient
+	o       Options
+	commit  *redis.Script
+	receipt *redis.Script
 }
 
 //go:embed commit.lua
@@ -105,7 +109,7 @@ func New(rdb redis.UniversalClient, o Options) *Store {
 	if o.MessageTTL <= 0 {
 		o.MessageTTL = 30 * 24 * time.Hour
 	}
-	return &Store{rdb: rdb, o: o, commit: redis.NewScript(commitLua)}
+	return &Store{rdb: rdb, o: o, commit: redis.NewScript(commitLua), receipt: redis.NewScript(receiptLua)}
 }
 
 func (s *Store) convKey(k Key) string    { return s.o.Prefix + ":conv:{" + k.member() + "}" }
@@ -177,6 +181,8 @@ type CommitResult struct {
 	// Duplicate is true when the message had been committed before; nothing was changed.
 	Duplicate bool
 	Version   int64
+	// Limited is true when the reply was recorded as skipped by the abuse guard.
+	Limited bool
 }
 
 // Apply runs the commit script. It returns ErrConflict when the conversation's version moved.
@@ -197,18 +203,25 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
-	keys := []string{s.convKey(c.Key), s.histKey(c.Key), s.msgKey(c.Message.ID), replyKey, s.indexKey()}
+	minute := c.Message.CreatedAt.Unix() / 60
+	keys := []string{s.convKey(c.Key), s.histKey(c.Key), s.msgKey(c.Message.ID), replyKey, s.indexKey(),
+		s.o.Prefix + ":rate:{" + c.Key.member() + "}:" + strconv.FormatInt(minute, 10)}
 	args := []any{c.ExpectVersion, string(convFields), string(msgFields), string(replyFields),
-		c.Message.ID, replyID(c.Reply), s.o.HistoryLimit, int64(s.o.MessageTTL / time.Second), c.Key.member()}
+		c.Message.ID, replyID(c.Reply), s.o.HistoryLimit, int64(s.o.MessageTTL / time.Second), c.Key.member(),
+		s.o.RepliesPerMinute}
 	res, err := s.commit.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
 	status, _ := res[0].(string)
 	ver, _ := res[1].(int64)
+	limited, _ := res[2].(int64)
 	switch status {
 	case "ok":
-		return CommitResult{Version: ver}, nil
+		if limited == 1 && c.Reply != nil {
+			c.Reply.Status, c.Reply.ErrorTitle = StatusSkipped, "reply rate limit reached"
+		}
+		return CommitResult{Version: ver, Limited: limited == 1}, nil
 	case "dup":
 		return CommitResult{Duplicate: true, Version: ver}, nil
 	case "conflict":
@@ -423,6 +436,7 @@ func decodeConversation(h map[string]string) (conversation.Conversation, int64, 
 		h["state"] = conversation.StateNew
 	}
 	count, _ := strconv.Atoi(h["count"])
+	limitedCount, _ := strconv.Atoi(h["rate_limited"])
 	ver, _ := strconv.ParseInt(h["ver"], 10, 64)
 	c := conversation.Conversation{
 		State:        h["state"],
@@ -431,6 +445,7 @@ func decodeConversation(h map[string]string) (conversation.Conversation, int64, 
 		UpdatedAt:    millis(h["updated"]),
 		OptedOut:     h["opted_out"] == "1",
 		FlowVersion:  h["flow"],
+		RateLimited:  limitedCount,
 	}
 	if v := h["vars"]; v != "" {
 		_ = json.Unmarshal([]byte(v), &c.Vars)
@@ -475,6 +490,8 @@ func decodeMessage(h map[string]string) (Message, bool) {
 	}
 	return m, true
 }
+
+func isNil(err error) bool { return errors.Is(err, redis.Nil) }
 
 func millis(s string) time.Time {
 	n, err := strconv.ParseInt(s, 10, 64)

@@ -175,3 +175,77 @@ func TestRedisDownIsAnError(t *testing.T) {
 		t.Fatalf("after restart: %v", err)
 	}
 }
+
+func TestReplyRateLimit(t *testing.T) {
+	srv := redistest.Start(t)
+	s := store.New(srv.Client(), store.Options{Prefix: "t", RepliesPerMinute: 2})
+	var limited []bool
+	for i := range 4 {
+		cr, _, err := step(t, s, fmt.Sprintf("m%d", i), "help")
+		if err != nil {
+			t.Fatal(err)
+		}
+		limited = append(limited, cr.Limited)
+	}
+	if fmt.Sprint(limited) != "[false false true true]" {
+		t.Fatalf("limited per message = %v, want the 3rd and 4th over a limit of 2 per minute", limited)
+	}
+	r, _ := s.GetMessage(ctx, "r-m3")
+	c, _ := s.Conversation(ctx, k)
+	if r.Status != store.StatusSkipped || c.RateLimited != 2 || c.MessageCount != 4 {
+		t.Fatalf("skipped reply %+v, conversation %+v: inbound must still be stored and counted", r, c)
+	}
+}
+
+func TestApplyReceipt(t *testing.T) {
+	s, _ := newStore(t)
+	if _, _, err := step(t, s, "m1", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateMessage(ctx, "r-m1", store.Update{Status: store.StatusQueued, TelnyxID: "tx-1"}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		r          store.Receipt
+		want       store.ReceiptOutcome
+		wantStatus string
+	}{
+		{"sent", store.Receipt{TelnyxID: "tx-1", Status: store.StatusSent}, store.ReceiptApplied, "sent"},
+		{"sent again", store.Receipt{TelnyxID: "tx-1", Status: store.StatusSent}, store.ReceiptStale, "sent"},
+		{"delivered", store.Receipt{TelnyxID: "tx-1", Status: store.StatusDelivered}, store.ReceiptApplied, "delivered"},
+		{"late sent never overwrites delivered", store.Receipt{TelnyxID: "tx-1", Status: store.StatusSent}, store.ReceiptStale, "delivered"},
+		{"failed after delivered is ignored", store.Receipt{TelnyxID: "tx-1", Status: store.StatusFailed, ErrorCode: "40002"}, store.ReceiptStale, "delivered"},
+		{"unknown telnyx id", store.Receipt{TelnyxID: "tx-404", Status: store.StatusSent}, store.ReceiptUnknown, "delivered"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, err := s.ApplyReceipt(ctx, tc.r)
+			if err != nil || got != tc.want {
+				t.Fatalf("ApplyReceipt = %v, %v; want %v", got, err, tc.want)
+			}
+			m, _ := s.GetMessage(ctx, "r-m1")
+			if m.Status != tc.wantStatus {
+				t.Fatalf("status %q, want %q", m.Status, tc.wantStatus)
+			}
+		})
+	}
+	if _, _, err := s.ApplyReceipt(ctx, store.Receipt{TelnyxID: "tx-1", Status: "bogus"}); err == nil {
+		t.Fatal("unknown status accepted")
+	}
+}
+
+func TestFailedReceiptKeepsError(t *testing.T) {
+	s, _ := newStore(t)
+	if _, _, err := step(t, s, "m1", "hi"); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.UpdateMessage(ctx, "r-m1", store.Update{Status: store.StatusQueued, TelnyxID: "tx-9"})
+	if got, _, err := s.ApplyReceipt(ctx, store.Receipt{TelnyxID: "tx-9", Status: store.StatusFailed, ErrorCode: "40008", ErrorTitle: "Undeliverable"}); err != nil || got != store.ReceiptApplied {
+		t.Fatalf("%v %v", got, err)
+	}
+	m, _ := s.GetMessage(ctx, "r-m1")
+	if m.Status != "failed" || m.ErrorCode != "40008" || m.ErrorTitle != "Undeliverable" {
+		t.Fatalf("failed receipt stored as %+v", m)
+	}
+}

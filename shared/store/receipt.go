@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	_ "embed"
+	"fmt"
+	"time"
+)
+
+//go:embed receipt.lua
+var receiptLua string
+
+// receiptRank orders statuses; a receipt only ever moves a message forward.
+var receiptRank = map[string]int{
+	StatusPending: 0, StatusQueued: 1, StatusSent: 2, StatusDelivered: 3, StatusFailed: 3, StatusBlocked: 3, StatusSkipped: 3,
+}
+
+// Receipt is a delivery status for one of our outbound messages, already mapped to our statuses.
+type Receipt struct {
+	TelnyxID   string
+	Status     string // queued, sent, delivered or failed
+	ErrorCode  string
+	ErrorTitle string
+	At         time.Time
+}
+
+// ReceiptOutcome says what ApplyReceipt did.
+type ReceiptOutcome int
+
+// Receipt outcomes.
+const (
+	ReceiptApplied ReceiptOutcome = iota // the message moved to the new status
+	ReceiptStale                         // the message was already as far along (duplicate or out of order)
+	ReceiptUnknown                       // no message has this Telnyx id (yet)
+)
+
+// ApplyReceipt records a delivery status on the message Telnyx knows as r.TelnyxID, never moving it back.
+func (s *Store) ApplyReceipt(ctx context.Context, r Receipt) (ReceiptOutcome, string, error) {
+	rank, ok := receiptRank[r.Status]
+	if !ok {
+		return 0, "", fmt.Errorf("apply receipt: unknown status %q", r.Status)
+	}
+	id, err := s.rdb.Get(ctx, s.txKey(r.TelnyxID)).Result()
+	if err != nil {
+		if isNil(err) {
+			return ReceiptUnknown, "", nil
+		}
+		return 0, "", fmt.Errorf("apply receipt: %w", err)
+	}
+	if r.At.IsZero() {
+		r.At = time.Now()
+	}
+	n, err := s.receipt.Run(ctx, s.rdb, []string{s.msgKey(id)}, r.Status, rank, r.ErrorCode, r.ErrorTitle, r.At.UnixMilli()).Int()
+	if err != nil {
+		return 0, "", fmt.Errorf("apply receipt: %w", err)
+	}
+	switch n {
+	case 1:
+		return ReceiptApplied, id, nil
+	case 0:
+		return ReceiptStale, id, nil
+	}
+	return ReceiptUnknown, id, nil
+}
