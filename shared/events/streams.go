@@ -43,6 +43,9 @@ func DefaultStreamOptions() StreamOptions {
 	}
 }
 
+// ReceiptsConsumer is the durable consumer of delivery receipts on StreamEvents, shared by all workers.
+const ReceiptsConsumer = "receipts"
+
 // PartitionConsumer names the durable consumer of partition p.
 func PartitionConsumer(p int) string { return fmt.Sprintf("conv-%03d", p) }
 
@@ -142,6 +145,19 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}
+	}
+	if _, err := js.CreateOrUpdateConsumer(ctx, StreamEvents, jetstream.ConsumerConfig{
+		Durable:        ReceiptsConsumer,
+		Description:    "delivery receipts (message.sent, message.finalized) for the workers",
+		FilterSubjects: []string{EventSubject("message.sent"), EventSubject("message.finalized")},
+		AckPolicy:      jetstream.AckExplicitPolicy,
+		AckWait:        o.AckWait,
+		MaxDeliver:     -1,
+		MaxAckPending:  10_000,
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+		Replicas:       o.Replicas,
+	}); err != nil {
+		return fmt.Errorf("ensure consumer %s: %w", ReceiptsConsumer, err)
 	}
 	for p := range o.Partitions {
 		if _, err := js.CreateOrUpdateConsumer(ctx, StreamConversations, partitionConsumer(o, p)); err != nil {

@@ -73,9 +73,10 @@ func TestSeedDialogEndToEnd(t *testing.T) {
 		{"status", "Conversation started: 2026-06-18 12:00\nMessages exchanged: 4\nCurrent state: informed"},
 		{"reset", conversation.ReplyReset},
 		{"status", "Conversation started: 2026-06-18 12:04\nMessages exchanged: 2\nCurrent state: reset"},
-		{" Stop ", conversation.ReplyStop},
+		{" Stop ", conversation.ReplyStop}, // the opt-out confirmation, sent once
+		{"What's up?", ""},                  // opted out: stored, not answered
+		{"start", conversation.ReplyGreeting},
 		{"What's up?", unknown},
-		{"hi", conversation.ReplyGreeting},
 	}
 	// Sent as a burst, as fast as the ingress takes them: the replies must still come back in order.
 	for i, turn := range turns {
@@ -85,13 +86,24 @@ func TestSeedDialogEndToEnd(t *testing.T) {
 			t.Fatalf("webhook %d: %d %s %v", i, status, raw, err)
 		}
 	}
-	got, err := c.WaitDelivered(ctx, user, len(turns))
+	var want []string
+	for _, turn := range turns {
+		if turn.want != "" {
+			want = append(want, turn.want)
+		}
+	}
+	got, err := c.WaitDelivered(ctx, user, len(want))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i, turn := range turns {
-		if got[i].Text != turn.want {
-			t.Errorf("reply %d to %q:\n got %q\nwant %q", i, turn.text, got[i].Text, turn.want)
+	time.Sleep(300 * time.Millisecond)
+	got, _ = c.Delivered(ctx, user)
+	if len(got) != len(want) {
+		t.Fatalf("user received %d messages, want %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].Text != want[i] {
+			t.Errorf("reply %d:\n got %q\nwant %q", i, got[i].Text, want[i])
 		}
 		if got[i].From != s.OurNumber {
 			t.Errorf("reply %d sent from %s, want the number the user texted", i, got[i].From)
@@ -102,7 +114,7 @@ func TestSeedDialogEndToEnd(t *testing.T) {
 	if status, _, err := c.Admin(ctx, "GET", "/conversations", nil, &list); err != nil || status != 200 || len(list) != 1 {
 		t.Fatalf("GET /conversations: %d %v %v", status, list, err)
 	}
-	if list[0]["phone_number"] != user || list[0]["state"] != "greeted" || list[0]["message_count"] != float64(5) {
+	if list[0]["phone_number"] != user || list[0]["state"] != "greeted" || list[0]["message_count"] != float64(6) || list[0]["opted_out"] != false {
 		t.Fatalf("conversation listed as %v", list[0])
 	}
 	var one struct {
@@ -115,8 +127,11 @@ func TestSeedDialogEndToEnd(t *testing.T) {
 		t.Fatalf("history has %d messages, want %d", len(one.Messages), 2*len(turns))
 	}
 	last := one.Messages[len(one.Messages)-1]
-	if last.Direction != "outbound" || last.Text != conversation.ReplyGreeting || last.Status != "queued" {
+	if last.Direction != "outbound" || last.Text != unknown || last.Status != "queued" {
 		t.Fatalf("last history entry %+v", last)
+	}
+	if blocked := one.Messages[15]; blocked.Status != "blocked" || blocked.Text != unknown {
+		t.Fatalf("the reply while opted out is recorded as %+v, want blocked", blocked)
 	}
 }
 

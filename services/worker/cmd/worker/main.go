@@ -11,6 +11,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/worker/internal/app"
 	"github.com/smsconv/smsconv/services/worker/internal/config"
+	"github.com/smsconv/smsconv/services/worker/internal/flowcmd"
 )
 
 var version = "dev"
@@ -23,6 +24,9 @@ func main() {
 }
 
 func run() error {
+	if len(os.Args) > 1 && os.Args[1] == "flow" {
+		return flowcmd.Run(os.Args[2:], os.Stdout)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := config.Load()

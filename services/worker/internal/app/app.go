@@ -16,9 +16,10 @@ import (
 	"github.com/smsconv/smsconv/services/worker/internal/consumer"
 	"github.com/smsconv/smsconv/services/worker/internal/membership"
 	"github.com/smsconv/smsconv/services/worker/internal/processor"
+	"github.com/smsconv/smsconv/services/worker/internal/receipts"
 	"github.com/smsconv/smsconv/shared/connect"
-	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/flow"
 	"github.com/smsconv/smsconv/shared/obs"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
@@ -30,20 +31,20 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	if err != nil {
 		return err
 	}
-	log.Info("starting", "version", version, "worker", cfg.WorkerID, "partitions", cfg.Partitions,
-		"telnyx_api", cfg.TelnyxAPIURL, "flow", cfg.FlowFile, "max_inflight", cfg.MaxInFlight)
-
-	dialog, err := loadDialog(cfg)
+	dialog, err := LoadFlow(cfg.FlowFile)
 	if err != nil {
 		return err
 	}
+	log.Info("starting", "version", version, "worker", cfg.WorkerID, "partitions", cfg.Partitions,
+		"telnyx_api", cfg.TelnyxAPIURL, "flow", dialog.Name(), "flow_version", dialog.Version(),
+		"max_inflight", cfg.MaxInFlight, "reply_rate_limit", cfg.RepliesPerMinute)
 
 	rdb, err := connect.Redis(cfg.RedisURL)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	st := store.New(rdb, store.Options{Prefix: cfg.RedisPrefix})
+	st := store.New(rdb, store.Options{Prefix: cfg.RedisPrefix, RepliesPerMinute: cfg.RepliesPerMinute})
 
 	nc, js, err := connect.NATS(cfg.NATSURL, "worker-"+cfg.WorkerID, log)
 	if err != nil {
@@ -85,6 +86,11 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 		}
 	}()
 
+	rc := &receipts.Consumer{Store: st, Log: log}
+	if err := rc.Start(startCtx, js); err != nil {
+		return fmt.Errorf("receipts consumer: %w", err)
+	}
+
 	group := membership.New(nc, cfg.WorkerID, cfg.Partitions, cfg.Heartbeat, log)
 	memberCtx, stopMembership := context.WithCancel(context.Background())
 	var bg sync.WaitGroup
@@ -108,6 +114,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	if err := runner.Stop(sctx); err != nil {
 		log.Warn("in-flight work did not finish in time; it will be redelivered", "err", err)
 	}
+	rc.Stop()
 	_ = srv.Shutdown(sctx)
 	if err := nc.Drain(); err != nil {
 		log.Warn("nats drain", "err", err)
@@ -116,11 +123,17 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	return runErr
 }
 
-func loadDialog(cfg config.Config) (conversation.Dialog, error) {
-	if cfg.FlowFile != "" {
-		return nil, fmt.Errorf("FLOW_FILE: flows are not supported by this build")
+// LoadFlow returns the flow in path, validated, or the built-in default flow (the seed's dialog) when
+// path is empty.
+func LoadFlow(path string) (*flow.Flow, error) {
+	if path == "" {
+		return flow.Default(), nil
 	}
-	return conversation.Seed, nil
+	f, err := flow.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("FLOW_FILE: %w", err)
+	}
+	return f, nil
 }
 
 func healthHandler() http.Handler {

@@ -25,6 +25,7 @@ type Config struct {
 	MessagingProfileID string        `env:"TELNYX_MESSAGING_PROFILE_ID"`
 	TelnyxTimeout      time.Duration `env:"TELNYX_TIMEOUT" envDefault:"10s"`
 	FlowFile           string        `env:"FLOW_FILE"`
+	RepliesPerMinute   int           `env:"REPLY_RATE_LIMIT" envDefault:"30"`
 	WorkerID           string        `env:"WORKER_ID"`
 	Partitions         int           `env:"NATS_PARTITIONS" envDefault:"16"`
 	MaxInFlight        int           `env:"WORKER_MAX_INFLIGHT" envDefault:"512"`
@@ -75,6 +76,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("WORKER_MAX_INFLIGHT %d: want at least 1", c.MaxInFlight))
+	}
+	if c.RepliesPerMinute < 0 {
+		errs = append(errs, fmt.Errorf("REPLY_RATE_LIMIT %d: want replies per user per minute, 0 for no limit", c.RepliesPerMinute))
 	}
 	if c.MaxDeliver < 1 {
 		errs = append(errs, fmt.Errorf("WORKER_MAX_DELIVER %d: want at least 1", c.MaxDeliver))

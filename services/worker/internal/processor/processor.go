@@ -73,8 +73,16 @@ func ReplyID(inboundID string) string {
 	return s
 }
 
-// optInWords lift an opt-out, as Telnyx does; help is always answered.
-var optInWords = map[string]bool{"start": true, "unstop": true}
+// The words Telnyx itself acts on: these opt a number out of (or back into) messaging. Keywords are
+// compared after trimming, lower-casing and collapsing inner spaces.
+var (
+	optOutWords = map[string]bool{"stop": true, "stopall": true, "stop all": true, "unsubscribe": true,
+		"cancel": true, "end": true, "quit": true}
+	optInWords = map[string]bool{"start": true, "unstop": true}
+)
+
+// keyword normalises a message for the compliance words.
+func keyword(text string) string { return strings.Join(strings.Fields(strings.ToLower(text)), " ") }
 
 const maxConflicts = 8
 
@@ -136,8 +144,11 @@ func (p *Processor) plan(m events.Message, l store.Loaded) (store.Commit, *store
 
 	wasOptedOut := c.OptedOut
 	res := p.Dialog.Step(c, conversation.Inbound{Text: m.Text, Media: m.Media}, at)
-	kw := conversation.Keyword(m.Text)
-	if optInWords[kw] {
+	kw := keyword(m.Text)
+	switch {
+	case optOutWords[kw]:
+		res.Conversation.OptedOut = true
+	case optInWords[kw]:
 		res.Conversation.OptedOut = false
 	}
 	in := store.Message{ID: m.ID, Direction: store.DirectionInbound, Our: m.OurNumber, User: m.UserNumber,
@@ -148,12 +159,29 @@ func (p *Processor) plan(m events.Message, l store.Loaded) (store.Commit, *store
 	}
 	reply := &store.Message{ID: ReplyID(m.ID), Direction: store.DirectionOutbound, Our: m.OurNumber,
 		User: m.UserNumber, Text: res.Reply, Status: store.StatusPending, CreatedAt: at, ReplyTo: m.ID}
-	if wasOptedOut && res.Conversation.OptedOut && kw != "help" {
-		// The user opted out (Telnyx told us with 40300): record the reply, do not send it.
-		reply.Status, reply.ErrorCode, reply.ErrorTitle = store.StatusBlocked, "40300", "recipient opted out"
+	if reason := blockReason(wasOptedOut, res.Conversation.OptedOut, kw, m.AutoresponseType); reason != "" {
+		reply.Status, reply.ErrorCode, reply.ErrorTitle = store.StatusBlocked, "40300", reason
 	}
 	commit.Reply = reply
 	return commit, reply
+}
+
+// blockReason decides whether a reply may go to a user given their opt-out state before and after this
+// message. The message that opts out may be answered once (the confirmation), unless Telnyx already sent
+// its own auto-response; while opted out only "help" is answered.
+func blockReason(before, after bool, kw, autoresponse string) string {
+	switch {
+	case !after:
+		return ""
+	case !before:
+		if autoresponse != "" {
+			return "opted out; Telnyx sent its own " + autoresponse + " auto-response"
+		}
+		return ""
+	case kw == "help":
+		return ""
+	}
+	return "recipient opted out"
 }
 
 // deliver sends msg unless it was sent (or settled) before.
@@ -164,7 +192,7 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 	switch {
 	case msg.TelnyxID != "":
 		return Result{Outcome: Done} // Telnyx accepted it before: never text the user twice
-	case msg.Status == store.StatusBlocked:
+	case msg.Status == store.StatusBlocked, msg.Status == store.StatusSkipped:
 		return Result{Outcome: Done}
 	case msg.Status == store.StatusFailed && !replay:
 		return Result{Outcome: Done}

@@ -220,3 +220,75 @@ func TestQueuedSend(t *testing.T) {
 		t.Fatalf("history %+v", hist)
 	}
 }
+
+func TestOptOutWordsAndHelp(t *testing.T) {
+	e := newEnv(t)
+	steps := []struct {
+		text     string
+		wantSent string // "" = nothing sent
+		optedOut bool
+	}{
+		{"hello", conversation.ReplyGreeting, false},
+		{" STOP ", conversation.ReplyStop, true}, // the opt-out confirmation goes out once
+		{"hello", "", true},                      // nothing while opted out...
+		{"Stop All", "", true},
+		{"help", conversation.ReplyHelp, true}, // ...but help always answers
+		{"unstop", "You said: 'unstop'\n\nI didn't understand that command. Type 'help' to see available options.", false},
+		{"info", conversation.ReplyInfo, false},
+	}
+	for i, s := range steps {
+		before := len(e.fake.Messages())
+		if r := e.handle(t, inbound("m"+string(rune('a'+i)), s.text, i), false); r.Outcome != processor.Done {
+			t.Fatalf("%q: %v %v", s.text, r.Outcome, r.Err)
+		}
+		msgs := e.fake.Messages()
+		switch {
+		case s.wantSent == "" && len(msgs) != before:
+			t.Fatalf("%q: sent %q while opted out", s.text, msgs[len(msgs)-1].Text)
+		case s.wantSent != "" && (len(msgs) != before+1 || msgs[len(msgs)-1].Text != s.wantSent):
+			t.Fatalf("%q: sent %v, want %q", s.text, msgs[before:], s.wantSent)
+		}
+		c, _ := e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
+		if c.OptedOut != s.optedOut {
+			t.Fatalf("%q: opted out = %v, want %v", s.text, c.OptedOut, s.optedOut)
+		}
+	}
+	blocked, _ := e.store.GetMessage(context.Background(), processor.ReplyID("mc"))
+	if blocked.Status != store.StatusBlocked || blocked.Text != conversation.ReplyGreeting {
+		t.Fatalf("reply while opted out recorded as %+v, want blocked", blocked)
+	}
+}
+
+func TestOptOutWhenTelnyxAutoResponded(t *testing.T) {
+	e := newEnv(t)
+	m := inbound("m1", "stop", 0)
+	m.AutoresponseType = "stop"
+	if r := e.handle(t, m, false); r.Outcome != processor.Done {
+		t.Fatalf("%v", r.Outcome)
+	}
+	if n := e.fake.Requests(); n != 0 {
+		t.Fatalf("%d sends; Telnyx already confirmed the opt-out, we must not text again", n)
+	}
+	rec, _ := e.store.GetMessage(context.Background(), processor.ReplyID("m1"))
+	if rec.Status != store.StatusBlocked || !strings.Contains(rec.ErrorTitle, "auto-response") {
+		t.Fatalf("reply recorded as %+v", rec)
+	}
+}
+
+func TestReplyRateLimitStoresButDoesNotAnswer(t *testing.T) {
+	e := newEnv(t)
+	e.p.Store = store.New(e.redis.Client(), store.Options{Prefix: "rl", RepliesPerMinute: 2})
+	for i := range 4 {
+		m := inbound("m"+string(rune('1'+i)), "help", 0) // all in the same minute
+		if r := e.handle(t, m, false); r.Outcome != processor.Done {
+			t.Fatalf("message %d: %v", i, r.Outcome)
+		}
+	}
+	if n := len(e.fake.Messages()); n != 2 {
+		t.Fatalf("%d replies sent, want 2 (the limit)", n)
+	}
+	c, _ := e.p.Store.Conversation(context.Background(), store.Key{Our: our, User: user})
+	if c.MessageCount != 4 || c.RateLimited != 2 {
+		t.Fatalf("conversation %+v: all inbound stored and the unanswered counted", c)
+	}
+}
