@@ -147,3 +147,71 @@ func TestInvalidFlowFileStopsTheWorker(t *testing.T) {
 		t.Fatalf("start-up error does not name the file, line and problem: %v", err)
 	}
 }
+
+func TestIdleConversationExpires(t *testing.T) {
+	root, err := stack.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, err := os.ReadFile(filepath.Join(root, "deploy", "flows", "default.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	flowFile := filepath.Join(t.TempDir(), "expiring.yaml")
+	if err := os.WriteFile(flowFile, []byte(strings.Replace(string(def), "expiry: off", "expiry: 1h", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, c := start(t, stack.Options{Workers: 1, WorkerEnv: []string{"FLOW_FILE=" + flowFile}})
+	ctx := ctxT(t, time.Minute)
+	user := "+12125550305"
+	t0 := time.Date(2026, 6, 18, 12, 0, 0, 0, time.UTC)
+	// The conversation's clock is Telnyx's received_at: two hours pass between the second and third message.
+	for i, m := range []struct {
+		text string
+		at   time.Time
+	}{{"hello", t0}, {"info", t0.Add(time.Minute)}, {"status", t0.Add(2 * time.Hour)}} {
+		if status, _, err := c.PostWebhook(ctx, stack.Inbound(fmt.Sprintf("e-x%d", i), fmt.Sprintf("m-x%d", i), user, s.OurNumber, m.text, m.at)); err != nil || status != 200 {
+			t.Fatalf("webhook %d: %d %v", i, status, err)
+		}
+	}
+	got, err := c.WaitDelivered(ctx, user, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "Conversation started: 2026-06-18 14:00\nMessages exchanged: 1\nCurrent state: new"
+	if got[2].Text != want {
+		t.Fatalf("status after two idle hours:\n got %q\nwant %q (a fresh conversation)", got[2].Text, want)
+	}
+}
+
+func TestReceiptsThroughTheIngressOutOfOrderAndTwice(t *testing.T) {
+	s, c := start(t, stack.Options{Workers: 1})
+	ctx := ctxT(t, time.Minute)
+	user := "+12125550306"
+	if status, _, err := c.PostWebhook(ctx, stack.Inbound("e-d1", "m-d1", user, s.OurNumber, "hi", time.Now())); err != nil || status != 200 {
+		t.Fatalf("webhook: %d %v", status, err)
+	}
+	got, err := c.WaitDelivered(ctx, user, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitLastOutbound(t, c, user, "queued")
+	receipt := func(eventID, typ, status string) []byte {
+		return []byte(fmt.Sprintf(`{"data":{"event_type":%q,"id":%q,"occurred_at":%q,"record_type":"event","payload":{"id":%q,
+		"direction":"outbound","from":{"phone_number":%q},"to":[{"phone_number":%q,"status":%q}],"errors":[]}},"meta":{"attempt":1}}`,
+			typ, eventID, time.Now().UTC().Format(time.RFC3339), got[0].ID, s.OurNumber, user, status))
+	}
+	for _, r := range [][]byte{
+		receipt("e-fin", "message.finalized", "delivered"),
+		receipt("e-sent", "message.sent", "sent"),
+		receipt("e-sent", "message.sent", "sent"),   // the same event again
+		receipt("e-sent2", "message.sent", "sent"), // a late duplicate under a new id
+	} {
+		if status, raw, err := c.PostWebhook(ctx, r); err != nil || status != 200 {
+			t.Fatalf("receipt: %d %s %v", status, raw, err)
+		}
+	}
+	waitLastOutbound(t, c, user, "delivered")
+	time.Sleep(500 * time.Millisecond)
+	waitLastOutbound(t, c, user, "delivered") // still delivered: the late "sent" did not overwrite it
+}
