@@ -53,8 +53,17 @@ func WaitConnected(ctx context.Context, nc *nats.Conn) error {
 	return nil
 }
 
-// Redis parses a redis:// URL and returns a client with bounded timeouts.
-func Redis(url string) (*redis.Client, error) {
+// redisLog sends go-redis's own messages (reconnect attempts, pool errors) to slog as warnings, instead of
+// unstructured lines on stderr.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
+}
+
+// Redis parses a redis:// URL and returns a client with bounded timeouts; go-redis logs through log.
+func Redis(url string, log *slog.Logger) (*redis.Client, error) {
+	redis.SetLogger(redisLog{log: log})
 	opt, err := redis.ParseURL(url)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)

@@ -28,7 +28,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	log.Info("starting", "version", version, "addr", cfg.HTTPAddr, "public_keys", len(cfg.PublicKeys),
 		"admin_api", cfg.AdminToken != "", "partitions", cfg.Partitions)
 
-	rdb, err := connect.Redis(cfg.RedisURL)
+	rdb, err := connect.Redis(cfg.RedisURL, log)
 	if err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 		"telnyx_api", cfg.TelnyxAPIURL, "flow", dialog.Name(), "flow_version", dialog.Version(),
 		"max_inflight", cfg.MaxInFlight, "reply_rate_limit", cfg.RepliesPerMinute)
 
-	rdb, err := connect.Redis(cfg.RedisURL)
+	rdb, err := connect.Redis(cfg.RedisURL, log)
 	if err != nil {
 		return err
 	}
