@@ -427,7 +427,7 @@ func (c *Client) backoff(n int) time.Duration {
 			ceil = d
 		}
 	}
-	return rand.N(ceil + 1)
+	return rand.N(ceil + 1) //nolint:gosec // jitter, not security
 }
 
 // validIdempotencyKey checks Telnyx's rule: 1 to 255 letters, digits, '_', ':' or '-'.

@@ -288,8 +288,9 @@ func TestSendClassification(t *testing.T) {
 				t.Errorf("status %d retryable %v (IsRetryable %v), want %d %v", e.StatusCode, e.Retryable, telnyx.IsRetryable(err), tc.status, tc.wantRetryable)
 			}
 			for _, class := range []error{telnyx.ErrOptedOut, telnyx.ErrAuth, telnyx.ErrInvalidNumber, telnyx.ErrRateLimited, telnyx.ErrUnexpectedResponse} {
-				if errors.Is(err, class) != (class == tc.want) {
-					t.Errorf("errors.Is(err, %v) = %v", class, !(class == tc.want))
+				want := errors.Is(tc.want, class) // tc.want is one of the sentinels (or nil)
+				if errors.Is(err, class) != want {
+					t.Errorf("errors.Is(err, %v) = %v, want %v", class, !want, want)
 				}
 			}
 			if e.Code != tc.wantCode {

@@ -30,7 +30,7 @@ var titles = map[string]struct{ title, detail string }{
 	CodeMissingParameter:   {"Missing required parameter", "A required parameter was missing."},
 	CodeInvalidURL:         {"Invalid URL", "The URL provided was invalid, malformed, or too long. URLs can be a maximum of 2000 characters."},
 	CodeNotFound:           {"Resource not found", "The requested resource or URL could not be found."},
-	CodeUnexpected:         {"Unexpected error", "An unexpected error occured."},
+	CodeUnexpected:         {"Unexpected error", "An unexpected error occurred."},
 	CodeTimeout:            {"Request timeout", "The request timed out."},
 	CodeAuthFailed:         {"Authentication failed", "The required authentication headers were either invalid or not included in the request."},
 	"10010":                {"Authorization failed", "You do not have permission to perform the requested action on the specified resource or resources."},

@@ -142,7 +142,7 @@ func NewFake(o Options) *Fake {
 		optedOut:       map[string]struct{}{},
 		idem:           map[string]idemRecord{},
 		changed:        make(chan struct{}),
-		random:         rand.Float64, //nolint:gosec // G404: dice for fault injection, not for security
+		random:         rand.Float64, // fault-injection dice, not security
 	}
 }
 

@@ -156,7 +156,9 @@ func TestPost(t *testing.T) {
 	t.Run("unreachable url", func(t *testing.T) {
 		srv := httptest.NewServer(http.NotFoundHandler())
 		srv.Close()
-		if _, err := s.Post(context.Background(), nil, srv.URL, []byte("{}")); err == nil {
+		resp, err := s.Post(context.Background(), nil, srv.URL, []byte("{}"))
+		if err == nil {
+			resp.Body.Close()
 			t.Fatal("no error posting to a closed server")
 		}
 	})

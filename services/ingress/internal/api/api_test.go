@@ -79,8 +79,14 @@ func newEnv(t *testing.T, mutate ...func(*api.Deps)) *env {
 	return &env{t: t, url: srv.URL, nats: ns, redis: rs, js: js, store: st, signer: signer}
 }
 
-// do sends a request and decodes a JSON answer into out (if non-nil); it returns the response.
-func (e *env) do(method, path string, body []byte, hdr map[string]string, out any) *http.Response {
+// result is what the tests look at of a response (its body is read and closed by do).
+type result struct {
+	StatusCode int
+	Header     http.Header
+}
+
+// do sends a request and decodes a JSON answer into out (if non-nil).
+func (e *env) do(method, path string, body []byte, hdr map[string]string, out any) result {
 	e.t.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), method, e.url+path, bytes.NewReader(body))
 	if err != nil {
@@ -101,7 +107,7 @@ func (e *env) do(method, path string, body []byte, hdr map[string]string, out an
 			e.t.Fatalf("%s %s: status %d, body %q is not the JSON expected: %v", method, path, resp.StatusCode, raw, err)
 		}
 	}
-	return resp
+	return result{StatusCode: resp.StatusCode, Header: resp.Header}
 }
 
 func (e *env) admin() map[string]string {
@@ -109,7 +115,7 @@ func (e *env) admin() map[string]string {
 }
 
 // webhook posts body signed at ts with the test's key.
-func (e *env) webhook(body []byte, ts time.Time, out any) *http.Response {
+func (e *env) webhook(body []byte, ts time.Time, out any) result {
 	sig, tsv := e.signer.Sign(body, ts)
 	return e.do("POST", "/webhooks/sms", body, map[string]string{telnyx.HeaderSignature: sig, telnyx.HeaderTimestamp: tsv}, out)
 }

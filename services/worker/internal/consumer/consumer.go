@@ -320,7 +320,7 @@ func (r *Runner) backoff(n int, base time.Duration) time.Duration {
 	if d > r.o.MaxBackoff || d <= 0 {
 		d = r.o.MaxBackoff
 	}
-	return d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1) //nolint:gosec // jitter, not security
 }
 
 // Stop stops consuming, hands queued messages back, and waits for in-flight ones until ctx ends; then it

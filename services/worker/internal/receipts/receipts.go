@@ -102,7 +102,7 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		_ = msg.NakWithDelay(time.Second)
 	case outcome == store.ReceiptUnknown && int(meta.NumDelivered) < unknownRetries:
 		// Most likely the receipt overtook the worker recording the Telnyx id: try again shortly.
-		_ = msg.NakWithDelay(time.Duration(250+rand.IntN(250)) * time.Millisecond << min(meta.NumDelivered, 5))
+		_ = msg.NakWithDelay(time.Duration(250+rand.IntN(250)) * time.Millisecond << min(meta.NumDelivered, 5)) //nolint:gosec // jitter
 	case outcome == store.ReceiptUnknown:
 		log.Info("receipt for a message we did not send; dropped")
 		_ = msg.Term()
