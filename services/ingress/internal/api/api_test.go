@@ -456,3 +456,32 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+func TestStreamFullAnswers503(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	s, err := e.js.Stream(ctx, events.StreamConversations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := s.CachedInfo().Config
+	cfg.MaxMsgs = 2 // workers are "down": the backlog bound is reached after two messages
+	if _, err := e.js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	for i := range 3 {
+		body := telnyxtest.InboundWebhook(telnyxtest.Inbound{EventID: "evt-full-" + strconv.Itoa(i), From: userNumber, To: ourNumber, Text: "hi"})
+		resp := e.webhook(body, time.Now(), &got)
+		want := 200
+		if i == 2 {
+			want = 503
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("webhook %d: %d %v, want %d", i, resp.StatusCode, got, want)
+		}
+	}
+	if n := e.streamMsgs(events.StreamConversations); n != 2 {
+		t.Fatalf("stream holds %d, want the 2 accepted", n)
+	}
+}
