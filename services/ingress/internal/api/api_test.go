@@ -485,3 +485,41 @@ func TestStreamFullAnswers503(t *testing.T) {
 		t.Fatalf("stream holds %d, want the 2 accepted", n)
 	}
 }
+
+func TestMetricsMoveWithTraffic(t *testing.T) {
+	e := newEnv(t)
+	scrape := func() string {
+		t.Helper()
+		req, _ := http.NewRequestWithContext(context.Background(), "GET", e.url+"/metrics", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	before := scrape()
+	if !strings.Contains(before, `smsconv_webhooks_total{outcome="accepted"} 0`) {
+		t.Fatalf("webhook counter not exposed at zero before traffic:\n%s", before)
+	}
+	body := telnyxtest.InboundWebhook(telnyxtest.Inbound{From: userNumber, To: ourNumber, Text: "hi"})
+	e.webhook(body, time.Now(), nil)
+	e.webhook(body, time.Now(), nil)
+	e.do("POST", "/webhooks/sms", body, nil, nil) // unsigned
+	after := scrape()
+	for _, want := range []string{
+		`smsconv_webhooks_total{outcome="accepted"} 1`,
+		`smsconv_webhooks_total{outcome="duplicate"} 1`,
+		`smsconv_webhooks_total{outcome="invalid_signature"} 1`,
+		`smsconv_publish_duration_seconds_count{result="ok"} 2`,
+		`smsconv_webhook_duration_seconds_count{outcome="accepted"} 1`,
+	} {
+		if !strings.Contains(after, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(after, userNumber) {
+		t.Error("a phone number appears in the metrics")
+	}
+}

@@ -75,7 +75,7 @@ func (s *Server) listConversations(c echo.Context) error {
 	}
 	page, next, err := s.d.Store.List(c.Request().Context(), c.QueryParam("cursor"), limit)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+		return s.storeUnavailable("list_conversations")
 	}
 	out := make([]conversationJSON, 0, len(page))
 	for _, p := range page {
@@ -119,11 +119,11 @@ func (s *Server) getConversation(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "conversation not found")
 	}
 	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+		return s.storeUnavailable("get_conversation")
 	}
 	hist, err := s.d.Store.History(ctx, k, limit)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+		return s.storeUnavailable("get_conversation")
 	}
 	msgs := make([]messageJSON, 0, len(hist))
 	for _, m := range hist {
@@ -153,7 +153,7 @@ func (s *Server) getMessage(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusNotFound, "message not found")
 	}
 	if err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+		return s.storeUnavailable("get_message")
 	}
 	return c.JSON(http.StatusOK, toMessageJSON(m))
 }

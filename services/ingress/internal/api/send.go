@@ -70,7 +70,7 @@ func (s *Server) send(c echo.Context) error {
 	if conv, err := s.d.Store.Conversation(ctx, key); err == nil && conv.OptedOut {
 		return echo.NewHTTPError(http.StatusConflict, "recipient opted out (STOP): nothing is sent to this number until they text START")
 	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+		return s.storeUnavailable("send")
 	}
 	if existing, err := s.d.Store.GetMessage(ctx, id); err == nil {
 		return c.JSON(http.StatusAccepted, sendResponse{ID: id, Status: existing.Status, From: existing.Our, To: existing.User, Text: existing.Text})
@@ -78,7 +78,7 @@ func (s *Server) send(c echo.Context) error {
 	now := s.d.Now().UTC()
 	rec := store.Message{ID: id, Our: from, User: to, Text: req.Message, CreatedAt: now}
 	if err := s.d.Store.QueueSend(ctx, rec); err != nil {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
+		return s.storeUnavailable("send")
 	}
 	m := events.Message{Kind: events.KindSend, ID: id, OurNumber: from, UserNumber: to, Text: req.Message, ReceivedAt: now, AcceptedAt: now}
 	if _, err := s.publish(ctx, events.ConversationSubject(from, to), id, m.Encode()); err != nil {

@@ -17,7 +17,9 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/smsconv/smsconv/shared/obs"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
 )
@@ -39,6 +41,9 @@ type Deps struct {
 	PublishTimeout time.Duration
 	// Now is the clock (tests).
 	Now func() time.Time
+	// Metrics and Gatherer serve GET /metrics; a private registry is used when nil.
+	Metrics  *obs.IngressMetrics
+	Gatherer prometheus.Gatherer
 }
 
 // Server holds the handlers.
@@ -55,6 +60,10 @@ func New(d Deps) *echo.Echo {
 	if d.PublishTimeout <= 0 {
 		d.PublishTimeout = 1500 * time.Millisecond
 	}
+	if d.Metrics == nil {
+		reg := prometheus.NewRegistry()
+		d.Metrics, d.Gatherer = obs.NewIngressMetrics(reg), reg
+	}
 	s := &Server{d: d, token: sha256.Sum256([]byte(d.AdminToken))}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -63,6 +72,7 @@ func New(d Deps) *echo.Echo {
 	e.Use(s.accessLog)
 
 	e.GET("/healthz", s.healthz)
+	e.GET("/metrics", echo.WrapHandler(obs.Handler(d.Gatherer)))
 	e.GET("/readyz", s.readyz)
 	e.POST("/webhooks/sms", s.webhook)
 
@@ -145,6 +155,12 @@ func (s *Server) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return next(c)
 	}
+}
+
+// storeUnavailable counts a failed Redis operation and answers 503.
+func (s *Server) storeUnavailable(op string) error {
+	s.d.Metrics.RedisError(op)
+	return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
 }
 
 func (s *Server) healthz(c echo.Context) error {

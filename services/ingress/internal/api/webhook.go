@@ -7,12 +7,16 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/obs"
 	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/telnyx"
 )
@@ -26,7 +30,20 @@ type webhookResponse struct {
 
 // webhook verifies, parses and queues one Telnyx event. It answers 2xx only once JetStream has stored the
 // event, so a 503 (NATS down, stream full) makes Telnyx deliver it again and nothing is lost.
-func (s *Server) webhook(c echo.Context) error {
+func (s *Server) webhook(c echo.Context) (err error) {
+	start := time.Now()
+	ctx, span := obs.Tracer().Start(c.Request().Context(), "webhook", trace.WithSpanKind(trace.SpanKindServer))
+	outcome := obs.WebhookAccepted
+	defer func() {
+		if err != nil {
+			outcome = webhookOutcome(err)
+			obs.RecordError(span, err)
+		}
+		span.SetAttributes(attribute.String("outcome", outcome))
+		span.End()
+		s.d.Metrics.ObserveWebhook(outcome, time.Since(start))
+	}()
+	c.SetRequest(c.Request().WithContext(ctx))
 	r := c.Request()
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.d.WebhookMaxBody))
 	if err != nil {
@@ -50,7 +67,8 @@ func (s *Server) webhook(c echo.Context) error {
 		sum := sha256.Sum256(body)
 		wh.EventID = "body-" + hex.EncodeToString(sum[:16])
 	}
-	log := s.d.Log.With("component", "webhook", "event_id", wh.EventID, "event_type", wh.EventType, "attempt", wh.Attempt)
+	span.SetAttributes(attribute.String("event_id", wh.EventID), attribute.String("event_type", wh.EventType))
+	log := obs.WithTrace(ctx, s.d.Log).With("component", "webhook", "event_id", wh.EventID, "event_type", wh.EventType, "attempt", wh.Attempt)
 
 	if wh.EventType != telnyx.EventMessageReceived {
 		// Delivery receipts and anything new are kept for their consumers, never dropped.
@@ -58,6 +76,9 @@ func (s *Server) webhook(c echo.Context) error {
 		if err != nil {
 			log.Warn("queue unavailable", "err", err)
 			return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
+		}
+		if dup {
+			outcome = obs.WebhookDuplicate
 		}
 		return c.JSON(http.StatusOK, webhookResponse{Status: statusFor(dup, "acknowledged"), EventID: wh.EventID})
 	}
@@ -84,8 +105,27 @@ func (s *Server) webhook(c echo.Context) error {
 		log.Warn("queue unavailable", "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
 	}
+	if dup {
+		outcome = obs.WebhookDuplicate
+	}
+	span.SetAttributes(attribute.String("msg_id", m.ID))
 	log.Info("inbound message queued", "msg_id", m.ID, "user", phone.Mask(m.UserNumber), "duplicate", dup)
 	return c.JSON(http.StatusOK, webhookResponse{Status: statusFor(dup, "queued"), EventID: wh.EventID, MessageID: m.ID})
+}
+
+// webhookOutcome classifies a failed webhook for the metrics.
+func webhookOutcome(err error) string {
+	var he *echo.HTTPError
+	if !errors.As(err, &he) {
+		return obs.WebhookBadRequest
+	}
+	switch {
+	case he.Code == http.StatusUnauthorized:
+		return obs.WebhookInvalidSignature
+	case he.Code == http.StatusServiceUnavailable:
+		return obs.WebhookUnavailable
+	}
+	return obs.WebhookBadRequest
 }
 
 func statusFor(dup bool, fresh string) string {
@@ -106,7 +146,10 @@ func (s *Server) publish(ctx context.Context, subject, msgID string, data []byte
 			msg.Header[k] = v
 		}
 	}
+	obs.InjectNATS(ctx, msg) // the worker continues this trace
+	start := time.Now()
 	ack, err := s.d.JS.PublishMsg(ctx, msg, jetstream.WithMsgID(msgID))
+	s.d.Metrics.ObservePublish(time.Since(start), err)
 	if err != nil {
 		return false, err
 	}

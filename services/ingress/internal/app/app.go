@@ -28,6 +28,13 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	log.Info("starting", "version", version, "addr", cfg.HTTPAddr, "public_keys", len(cfg.PublicKeys),
 		"admin_api", cfg.AdminToken != "", "partitions", cfg.Partitions)
 
+	shutdownTracing, err := obs.SetupTracing(ctx, "smsconv-ingress")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdownTracing(context.Background()) }()
+	reg := obs.NewRegistry()
+
 	rdb, err := connect.Redis(cfg.RedisURL, log)
 	if err != nil {
 		return err
@@ -66,6 +73,8 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 		AdminToken:     cfg.AdminToken,
 		WebhookMaxBody: cfg.WebhookMaxBody,
 		PublishTimeout: cfg.PublishTimeout,
+		Metrics:        obs.NewIngressMetrics(reg),
+		Gatherer:       reg,
 	})
 	srv := &http.Server{Addr: cfg.HTTPAddr, Handler: e, ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 15 * time.Second, IdleTimeout: 90 * time.Second,

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/smsconv/smsconv/services/worker/internal/config"
 	"github.com/smsconv/smsconv/services/worker/internal/consumer"
 	"github.com/smsconv/smsconv/services/worker/internal/membership"
@@ -38,6 +40,14 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	log.Info("starting", "version", version, "worker", cfg.WorkerID, "partitions", cfg.Partitions,
 		"telnyx_api", cfg.TelnyxAPIURL, "flow", dialog.Name(), "flow_version", dialog.Version(),
 		"max_inflight", cfg.MaxInFlight, "reply_rate_limit", cfg.RepliesPerMinute)
+
+	shutdownTracing, err := obs.SetupTracing(ctx, "smsconv-worker")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = shutdownTracing(context.Background()) }()
+	reg := obs.NewRegistry()
+	metrics := obs.NewWorkerMetrics(reg)
 
 	rdb, err := connect.Redis(cfg.RedisURL, log)
 	if err != nil {
@@ -66,18 +76,19 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	proc := &processor.Processor{
 		Store:  st,
 		Dialog: dialog,
-		Sender: telnyx.NewClient(telnyx.ClientOptions{BaseURL: cfg.TelnyxAPIURL, APIKey: cfg.TelnyxAPIKey,
-			Timeout: cfg.TelnyxTimeout}),
+		Sender: processor.Instrument(telnyx.NewClient(telnyx.ClientOptions{BaseURL: cfg.TelnyxAPIURL,
+			APIKey: cfg.TelnyxAPIKey, Timeout: cfg.TelnyxTimeout}), metrics),
 		MessagingProfileID: cfg.MessagingProfileID,
 		Log:                log,
+		Metrics:            metrics,
 	}
 	runner, err := consumer.New(startCtx, js, proc, consumer.Options{MaxInFlight: cfg.MaxInFlight,
-		MaxDeliver: cfg.MaxDeliver, AckWait: cfg.AckWait}, log)
+		MaxDeliver: cfg.MaxDeliver, AckWait: cfg.AckWait, Metrics: metrics}, log)
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
 	}
 
-	srv := &http.Server{Addr: cfg.MetricsAddr, Handler: healthHandler(), ReadHeaderTimeout: 5 * time.Second,
+	srv := &http.Server{Addr: cfg.MetricsAddr, Handler: opsHandler(reg), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	srvErr := make(chan error, 1)
 	go func() {
@@ -136,8 +147,10 @@ func LoadFlow(path string) (*flow.Flow, error) {
 	return f, nil
 }
 
-func healthHandler() http.Handler {
+// opsHandler serves /healthz and /metrics on METRICS_ADDR.
+func opsHandler(g prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", obs.Handler(g))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"status":"ok"}`)

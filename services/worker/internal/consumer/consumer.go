@@ -20,9 +20,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/smsconv/smsconv/services/worker/internal/processor"
 	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/obs"
 )
 
 // Handler processes one message; *processor.Processor implements it.
@@ -43,6 +47,8 @@ type Options struct {
 	AckWait time.Duration
 	// MaxBackoff caps retry delays.
 	MaxBackoff time.Duration
+	// Metrics receives outcomes, retries, dead letters and consumer lag; a private registry when nil.
+	Metrics *obs.WorkerMetrics
 }
 
 // Runner consumes the owned partitions.
@@ -82,6 +88,9 @@ func New(ctx context.Context, js jetstream.JetStream, h Handler, o Options, log 
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
+	if o.Metrics == nil {
+		o.Metrics = obs.NewWorkerMetrics(prometheus.NewRegistry())
+	}
 	work, cancel := context.WithCancel(context.Background())
 	return &Runner{js: js, stream: s, h: h, o: o, log: log.With("component", "consumer"), work: work, cancel: cancel,
 		desired: map[int]bool{}, active: map[int]jetstream.ConsumeContext{},
@@ -99,7 +108,8 @@ func (r *Runner) Assign(owned []int) {
 	r.reconcile()
 }
 
-// Run retries consumer starts that failed (NATS down) until ctx ends.
+// Run retries consumer starts that failed (NATS down) and reports the pending messages of the owned
+// partitions, until ctx ends.
 func (r *Runner) Run(ctx context.Context) {
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
@@ -109,7 +119,23 @@ func (r *Runner) Run(ctx context.Context) {
 			return
 		case <-t.C:
 			r.reconcile()
+			r.reportLag(ctx)
 		}
+	}
+}
+
+// reportLag publishes each owned partition consumer's pending count (messages not yet delivered).
+func (r *Runner) reportLag(ctx context.Context) {
+	for _, p := range r.Active() {
+		ictx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		c, err := r.js.Consumer(ictx, events.StreamConversations, events.PartitionConsumer(p))
+		if err == nil {
+			var info *jetstream.ConsumerInfo
+			if info, err = c.Info(ictx); err == nil {
+				r.o.Metrics.SetConsumerPending(events.PartitionConsumer(p), info.NumPending)
+			}
+		}
+		cancel()
 	}
 }
 
@@ -123,6 +149,7 @@ func (r *Runner) reconcile() {
 		if !r.desired[p] {
 			cc.Drain() // buffered messages still reach the handler; new ones go to the new owner
 			delete(r.active, p)
+			r.o.Metrics.DropConsumer(events.PartitionConsumer(p))
 			r.log.Info("partition released", "partition", p)
 		}
 	}
@@ -197,25 +224,42 @@ func (r *Runner) process(msg jetstream.Msg) {
 		r.log.Error("message without JetStream metadata", "err", err)
 		return
 	}
+	start := time.Now()
 	part, _ := events.PartitionOf(msg.Subject())
-	log := r.log.With("partition", part, "stream_seq", meta.Sequence.Stream, "attempt", meta.NumDelivered)
+	// Continue the ingress's trace: this span is a child of the webhook's.
+	ctx, span := obs.Tracer().Start(obs.ExtractNATS(r.work, msg.Headers()), "process",
+		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+			attribute.Int("partition", part), attribute.Int64("stream_seq", int64(meta.Sequence.Stream)),
+			attribute.Int64("attempt", int64(meta.NumDelivered))))
+	outcome := obs.OutcomeDone
+	defer func() {
+		span.SetAttributes(attribute.String("outcome", outcome))
+		span.End()
+		r.o.Metrics.ObserveProcessed(outcome, time.Since(start))
+	}()
+	log := obs.WithTrace(ctx, r.log).With("partition", part, "stream_seq", meta.Sequence.Stream, "attempt", meta.NumDelivered)
 	m, err := events.Decode(msg.Data())
 	if err != nil {
-		r.deadLetter(log, msg, meta, "permanent", "undecodable message: "+err.Error())
+		outcome = obs.OutcomeDeadLetter
+		r.deadLetter(log, msg, meta, "undecodable", "undecodable message: "+err.Error())
 		return
 	}
 	log = log.With("msg_id", m.ID, "event_id", m.EventID, "kind", m.Kind)
+	span.SetAttributes(attribute.String("msg_id", m.ID), attribute.String("event_id", m.EventID))
 
-	ctx, cancel := context.WithTimeout(r.work, 5*time.Second)
-	head, err := r.stream.GetMsg(ctx, 1, jetstream.WithGetMsgSubject(msg.Subject()))
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	head, err := r.stream.GetMsg(hctx, 1, jetstream.WithGetMsgSubject(msg.Subject()))
 	cancel()
 	switch {
 	case err == nil && head.Sequence < meta.Sequence.Stream:
 		log.Debug("an older message of this conversation is pending; deferring", "head_seq", head.Sequence)
+		outcome = "deferred"
 		_ = msg.NakWithDelay(r.backoff(int(meta.NumDelivered), 100*time.Millisecond))
 		return
 	case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
 		log.Warn("order check failed; retrying later", "err", err)
+		outcome = obs.OutcomeRetry
+		r.o.Metrics.Retry("order_check")
 		_ = msg.NakWithDelay(r.backoff(int(meta.NumDelivered), 500*time.Millisecond))
 		return
 	}
@@ -224,19 +268,26 @@ func (r *Runner) process(msg jetstream.Msg) {
 	defer stop()
 	replay := msg.Headers().Get(events.HeaderReplay) != ""
 	for attempt := 1; ; attempt++ {
-		res := r.h.Handle(r.work, m, replay)
+		res := r.h.Handle(ctx, m, replay)
 		switch res.Outcome {
 		case processor.Done:
-			ctx, cancel := context.WithTimeout(r.work, 5*time.Second)
-			if err := msg.DoubleAck(ctx); err != nil {
+			actx, cancel := context.WithTimeout(r.work, 5*time.Second)
+			if err := msg.DoubleAck(actx); err != nil {
 				// The effect is stored; a redelivery finds it and only acks.
 				log.Warn("ack failed; the message will be redelivered and deduplicated", "err", err)
 			}
 			cancel()
 			return
 		case processor.DeadLetter:
+			outcome = obs.OutcomeDeadLetter
+			obs.RecordError(span, res.Err)
 			r.deadLetter(log, msg, meta, "permanent", res.Reason)
 			return
+		}
+		outcome = obs.OutcomeRetry
+		r.o.Metrics.Retry(res.Cause)
+		if res.Cause == processor.CauseRedis {
+			r.o.Metrics.RedisError("process")
 		}
 		if r.stopping.Load() || r.work.Err() != nil {
 			_ = msg.Nak()
@@ -251,6 +302,8 @@ func (r *Runner) process(msg jetstream.Msg) {
 			continue
 		}
 		if r.o.MaxDeliver > 0 && int(meta.NumDelivered) >= r.o.MaxDeliver {
+			outcome = obs.OutcomeDeadLetter
+			obs.RecordError(span, res.Err)
 			r.deadLetter(log, msg, meta, "exhausted", "retries exhausted: "+res.Reason)
 			return
 		}
@@ -286,6 +339,7 @@ func (r *Runner) deadLetter(log *slog.Logger, msg jetstream.Msg, meta *jetstream
 	if err := msg.TermWithReason(reason); err != nil {
 		log.Warn("term after dead-letter failed", "err", err)
 	}
+	r.o.Metrics.DeadLetter(class)
 	log.Warn("message dead-lettered", "class", class, "reason", reason)
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/obs"
 	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
@@ -42,8 +43,17 @@ type Result struct {
 	Outcome Outcome
 	// Reason says why a message is retried or dead-lettered.
 	Reason string
-	Err    error
+	// Cause is a fixed, low-cardinality name for the reason, for metrics: redis, telnyx or conflict.
+	Cause string
+	Err   error
 }
+
+// Causes of retries and dead letters.
+const (
+	CauseRedis    = "redis"
+	CauseTelnyx   = "telnyx"
+	CauseConflict = "conflict"
+)
 
 // Processor handles conversation work.
 type Processor struct {
@@ -53,6 +63,8 @@ type Processor struct {
 	// MessagingProfileID is sent with every message when set.
 	MessagingProfileID string
 	Log                *slog.Logger
+	// Metrics, when set, counts opted-out blocks.
+	Metrics *obs.WorkerMetrics
 	// Now is the clock (tests); defaults to time.Now.
 	Now func() time.Time
 }
@@ -94,7 +106,7 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, replay bool) R
 	for range maxConflicts {
 		l, err := p.Store.Load(ctx, key, m.ID)
 		if err != nil {
-			return Result{Outcome: Retry, Reason: "redis unavailable", Err: err}
+			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
 		}
 		if l.Message != nil && l.Message.Committed {
 			// Seen before: the state change is stored; only the send may be left to do.
@@ -111,11 +123,11 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, replay bool) R
 			continue
 		}
 		if err != nil {
-			return Result{Outcome: Retry, Reason: "redis unavailable", Err: err}
+			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
 		}
 		return p.deliver(ctx, log, key, commit.Conversation, target, replay)
 	}
-	return Result{Outcome: Retry, Reason: "conversation kept changing", Err: store.ErrConflict}
+	return Result{Outcome: Retry, Reason: "conversation kept changing", Cause: CauseConflict, Err: store.ErrConflict}
 }
 
 // plan computes the commit for m from the loaded state: the dialog step for an inbound message, the
@@ -193,6 +205,9 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 	case msg.TelnyxID != "":
 		return Result{Outcome: Done} // Telnyx accepted it before: never text the user twice
 	case msg.Status == store.StatusBlocked, msg.Status == store.StatusSkipped:
+		if msg.Status == store.StatusBlocked {
+			p.countBlocked()
+		}
 		return Result{Outcome: Done}
 	case msg.Status == store.StatusFailed && !replay:
 		return Result{Outcome: Done}
@@ -200,8 +215,9 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 	if c.OptedOut && msg.ReplyTo == "" {
 		// A queued send to a number that opted out.
 		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusBlocked, ErrorCode: "40300", ErrorTitle: "recipient opted out"}); err != nil {
-			return Result{Outcome: Retry, Reason: "redis unavailable", Err: err}
+			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
 		}
+		p.countBlocked()
 		return Result{Outcome: Done}
 	}
 	res, err := p.Sender.Send(ctx, telnyx.SendRequest{From: msg.Our, To: msg.User, Text: msg.Text,
@@ -210,7 +226,7 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: statusOr(res.Status, store.StatusQueued), TelnyxID: res.ID}); err != nil {
 			// Sent but not recorded: a retry sends again with the same Idempotency-Key, and Telnyx replays
 			// its answer instead of texting twice.
-			return Result{Outcome: Retry, Reason: "redis unavailable after send", Err: err}
+			return Result{Outcome: Retry, Reason: "redis unavailable after send", Cause: CauseRedis, Err: err}
 		}
 		log.Debug("reply sent", "component", "processor", "reply_id", msg.ID, "telnyx_id", res.ID)
 		return Result{Outcome: Done}
@@ -224,17 +240,24 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 			uerr = p.Store.SetOptedOut(ctx, key, true)
 		}
 		if uerr != nil {
-			return Result{Outcome: Retry, Reason: "redis unavailable", Err: uerr}
+			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: uerr}
 		}
 		log.Info("recipient opted out; message blocked", "component", "processor", "reply_id", msg.ID)
+		p.countBlocked()
 		return Result{Outcome: Done}
 	case telnyx.IsRetryable(err):
-		return Result{Outcome: Retry, Reason: "telnyx: " + shortErr(err), Err: err}
+		return Result{Outcome: Retry, Reason: "telnyx: " + shortErr(err), Cause: CauseTelnyx, Err: err}
 	default:
 		if uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusFailed, ErrorCode: code, ErrorTitle: title}); uerr != nil {
-			return Result{Outcome: Retry, Reason: "redis unavailable", Err: uerr}
+			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: uerr}
 		}
-		return Result{Outcome: DeadLetter, Reason: "telnyx rejected the message: " + shortErr(err), Err: err}
+		return Result{Outcome: DeadLetter, Reason: "telnyx rejected the message: " + shortErr(err), Cause: CauseTelnyx, Err: err}
+	}
+}
+
+func (p *Processor) countBlocked() {
+	if p.Metrics != nil {
+		p.Metrics.OptedOutBlock()
 	}
 }
 
