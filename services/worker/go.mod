@@ -3,6 +3,7 @@ module github.com/smsconv/smsconv/services/worker
 go 1.26.8
 
 require (
+	github.com/hashicorp/golang-lru/v2 v2.0.7
 	github.com/nats-io/nats.go v1.55.0
 	github.com/prometheus/client_golang v1.25.0
 	github.com/smsconv/smsconv/shared v0.0.0

@@ -275,7 +275,12 @@ func (s *Store) SetOptedOut(ctx context.Context, k Key, optedOut bool) error {
 	if optedOut {
 		v = "1"
 	}
-	if err := s.rdb.HSet(ctx, s.convKey(k), "opted_out", v).Err(); err != nil {
+	// The version moves too, so a worker holding the conversation in its cache reloads it instead of
+	// writing its old opt-out state back.
+	pipe := s.rdb.TxPipeline()
+	pipe.HSet(ctx, s.convKey(k), "opted_out", v)
+	pipe.HIncrBy(ctx, s.convKey(k), "ver", 1)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("set opted out: %w", err)
 	}
 	return nil

@@ -82,6 +82,9 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 		Log:                log,
 		Metrics:            metrics,
 	}
+	if cfg.CacheSize > 0 {
+		proc.Cache = processor.NewCache(cfg.CacheSize)
+	}
 	runner, err := consumer.New(startCtx, js, proc, consumer.Options{MaxInFlight: cfg.MaxInFlight,
 		MaxDeliver: cfg.MaxDeliver, AckWait: cfg.AckWait, Metrics: metrics}, log)
 	if err != nil {

@@ -29,6 +29,7 @@ type Config struct {
 	WorkerID           string        `env:"WORKER_ID"`
 	Partitions         int           `env:"NATS_PARTITIONS" envDefault:"16"`
 	MaxInFlight        int           `env:"WORKER_MAX_INFLIGHT" envDefault:"512"`
+	CacheSize          int           `env:"WORKER_CACHE_SIZE" envDefault:"100000"`
 	MaxDeliver         int           `env:"WORKER_MAX_DELIVER" envDefault:"10"`
 	AckWait            time.Duration `env:"WORKER_ACK_WAIT" envDefault:"30s"`
 	Heartbeat          time.Duration `env:"WORKER_HEARTBEAT" envDefault:"1s"`
@@ -79,6 +80,9 @@ func (c Config) Validate() error {
 	}
 	if c.RepliesPerMinute < 0 {
 		errs = append(errs, fmt.Errorf("REPLY_RATE_LIMIT %d: want replies per user per minute, 0 for no limit", c.RepliesPerMinute))
+	}
+	if c.CacheSize < 0 {
+		errs = append(errs, fmt.Errorf("WORKER_CACHE_SIZE %d: want conversations to cache, 0 for none", c.CacheSize))
 	}
 	if c.MaxDeliver < 1 {
 		errs = append(errs, fmt.Errorf("WORKER_MAX_DELIVER %d: want at least 1", c.MaxDeliver))

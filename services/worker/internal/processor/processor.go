@@ -65,6 +65,10 @@ type Processor struct {
 	Log                *slog.Logger
 	// Metrics, when set, counts opted-out blocks.
 	Metrics *obs.WorkerMetrics
+	// Cache, when set, keeps conversations this worker committed, so the next message of a conversation
+	// skips the load: one Redis round trip for the commit, one for the send's outcome. A stale entry (the
+	// conversation changed elsewhere) is caught by the commit's version check and reloaded.
+	Cache *Cache
 	// Now is the clock (tests); defaults to time.Now.
 	Now func() time.Time
 }
@@ -103,10 +107,13 @@ const maxConflicts = 8
 func (p *Processor) Handle(ctx context.Context, m events.Message, replay bool) Result {
 	key := store.Key{Our: m.OurNumber, User: m.UserNumber}
 	log := p.Log.With("msg_id", m.ID, "kind", m.Kind, "user", phone.Mask(m.UserNumber))
-	for range maxConflicts {
-		l, err := p.Store.Load(ctx, key, m.ID)
-		if err != nil {
-			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
+	for attempt := range maxConflicts {
+		l, cached := p.Cache.get(key)
+		if !cached || attempt > 0 || m.Kind != events.KindInbound {
+			var err error
+			if l, err = p.Store.Load(ctx, key, m.ID); err != nil {
+				return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
+			}
 		}
 		if l.Message != nil && l.Message.Committed {
 			// Seen before: the state change is stored; only the send may be left to do.
@@ -117,14 +124,22 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, replay bool) R
 			return p.deliver(ctx, log, key, l.Conversation, target, replay)
 		}
 		commit, target := p.plan(m, l)
-		_, err = p.Store.Apply(ctx, commit)
+		cr, err := p.Store.Apply(ctx, commit)
 		if errors.Is(err, store.ErrConflict) {
+			p.Cache.remove(key)
 			log.Debug("conversation changed concurrently; reloading", "component", "processor")
 			continue
 		}
 		if err != nil {
+			p.Cache.remove(key)
 			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
 		}
+		if cr.Duplicate {
+			// Committed before (a redelivery met a cached state): load it to see what is left to do.
+			p.Cache.remove(key)
+			continue
+		}
+		p.Cache.put(key, commit.Conversation, cr.Version)
 		return p.deliver(ctx, log, key, commit.Conversation, target, replay)
 	}
 	return Result{Outcome: Retry, Reason: "conversation kept changing", Cause: CauseConflict, Err: store.ErrConflict}
@@ -237,6 +252,7 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		// Not a failure of ours: the user opted out. Record it; never retry, never dead-letter.
 		uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusBlocked, ErrorCode: code, ErrorTitle: title})
 		if uerr == nil {
+			p.Cache.remove(key)
 			uerr = p.Store.SetOptedOut(ctx, key, true)
 		}
 		if uerr != nil {

@@ -39,7 +39,7 @@ func newEnv(t *testing.T) *env {
 	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "key", MaxAttempts: 1,
 		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Timeout: 2 * time.Second})
 	p := &processor.Processor{Store: st, Dialog: conversation.Seed, Sender: client,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Cache: processor.NewCache(100)}
 	return &env{p: p, fake: fake, store: st, redis: rs}
 }
 

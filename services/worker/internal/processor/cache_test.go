@@ -1,0 +1,90 @@
+package processor_test
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsconv/smsconv/services/worker/internal/processor"
+	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/store"
+)
+
+// roundTrips counts commands and pipelines sent to Redis: each is one network round trip.
+type roundTrips struct{ n atomic.Int64 }
+
+func (h *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		// EVALSHA that fails with NOSCRIPT is retried as EVAL by go-redis: count what the steady state costs.
+		if !strings.EqualFold(cmd.Name(), "eval") {
+			h.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
+
+
+func TestWarmCacheCostsTwoRoundTripsPerMessage(t *testing.T) {
+	e := newEnv(t)
+	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	hook := &roundTrips{}
+	rdb.AddHook(hook)
+	e.p.Store = store.New(rdb, store.Options{Prefix: "rt"})
+	for i, text := range []string{"hello", "info", "help", "status"} {
+		before := hook.n.Load()
+		if r := e.handle(t, inbound("m"+string(rune('1'+i)), text, i), false); r.Outcome != processor.Done {
+			t.Fatalf("%q: %v %v", text, r.Outcome, r.Err)
+		}
+		got := hook.n.Load() - before
+		want := int64(2) // commit, then the send's outcome
+		if i == 0 {
+			continue // the first also dials, says HELLO, loads the script and the conversation
+		}
+		if got != want {
+			t.Errorf("message %d (%q): %d Redis round trips, want %d", i, text, got, want)
+		}
+	}
+}
+
+func TestStaleCacheIsCaughtByTheVersionCheck(t *testing.T) {
+	e := newEnv(t)
+	// A second worker on the same Redis and Telnyx, with its own cache: the conversation moves between
+	// them, as it does when partitions move.
+	other := &processor.Processor{Store: e.p.Store, Dialog: conversation.Seed, Sender: e.p.Sender,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Cache: processor.NewCache(100)}
+	procs := []*processor.Processor{e.p, other, e.p, e.p, other, e.p}
+	for i, p := range procs {
+		m := inbound("m"+string(rune('a'+i)), "help", i)
+		if r := p.Handle(context.Background(), m, false); r.Outcome != processor.Done {
+			t.Fatalf("message %d: %v %v", i, r.Outcome, r.Err)
+		}
+	}
+	c, _ := e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
+	if c.MessageCount != len(procs) {
+		t.Fatalf("count %d after %d messages: a stale cache lost an update", c.MessageCount, len(procs))
+	}
+	// An opt-out recorded by one worker is not undone by the other's cached state.
+	if err := e.store.SetOptedOut(context.Background(), store.Key{Our: our, User: user}, true); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.p.Handle(context.Background(), inbound("mz", "info", 9), false); r.Outcome != processor.Done {
+		t.Fatal(r.Err)
+	}
+	c, _ = e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
+	if !c.OptedOut {
+		t.Fatal("a cached conversation wrote its old opt-out state back")
+	}
+}
