@@ -106,7 +106,7 @@ const maxConflicts = 8
 // failed permanently is sent again.
 func (p *Processor) Handle(ctx context.Context, m events.Message, replay bool) Result {
 	key := store.Key{Our: m.OurNumber, User: m.UserNumber}
-	log := p.Log.With("msg_id", m.ID, "kind", m.Kind, "user", phone.Mask(m.UserNumber))
+	log := obs.WithTrace(ctx, p.Log).With("msg_id", m.ID, "event_id", m.EventID, "kind", m.Kind, "user", phone.Mask(m.UserNumber))
 	for attempt := range maxConflicts {
 		l, cached := p.Cache.get(key)
 		if !cached || attempt > 0 || m.Kind != events.KindInbound {
