@@ -28,6 +28,12 @@ type StreamOptions struct {
 	Storage jetstream.StorageType
 	// Replicas for clustered NATS (1 for a single server).
 	Replicas int
+	// UpdateStreams makes EnsureStreams update existing streams to these options (the ingress, which owns
+	// the backlog limits); without it, streams are only created when missing (the worker).
+	UpdateStreams bool
+	// UpdateConsumers makes EnsureStreams update existing consumers to these options (the worker, which
+	// owns AckWait); without it, consumers are only created when missing (the ingress).
+	UpdateConsumers bool
 }
 
 // DefaultStreamOptions are the production defaults.
@@ -40,6 +46,8 @@ func DefaultStreamOptions() StreamOptions {
 		AckWait:         30 * time.Second,
 		Storage:         jetstream.FileStorage,
 		Replicas:        1,
+		UpdateStreams:   true,
+		UpdateConsumers: true,
 	}
 }
 
@@ -142,11 +150,20 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		},
 	}
 	for _, cfg := range streams {
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		var err error
+		if o.UpdateStreams {
+			_, err = js.CreateOrUpdateStream(ctx, cfg)
+		} else if _, err = js.Stream(ctx, cfg.Name); errors.Is(err, jetstream.ErrStreamNotFound) {
+			_, err = js.CreateStream(ctx, cfg)
+			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+				err = nil // created by another process meanwhile
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}
 	}
-	if _, err := js.CreateOrUpdateConsumer(ctx, StreamEvents, jetstream.ConsumerConfig{
+	if err := ensureConsumer(ctx, js, o, StreamEvents, jetstream.ConsumerConfig{
 		Durable:        ReceiptsConsumer,
 		Description:    "delivery receipts (message.sent, message.finalized) for the workers",
 		FilterSubjects: []string{EventSubject("message.sent"), EventSubject("message.finalized")},
@@ -157,12 +174,30 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 		Replicas:       o.Replicas,
 	}); err != nil {
-		return fmt.Errorf("ensure consumer %s: %w", ReceiptsConsumer, err)
+		return err
 	}
 	for p := range o.Partitions {
-		if _, err := js.CreateOrUpdateConsumer(ctx, StreamConversations, partitionConsumer(o, p)); err != nil {
-			return fmt.Errorf("ensure consumer %s: %w", PartitionConsumer(p), err)
+		if err := ensureConsumer(ctx, js, o, StreamConversations, partitionConsumer(o, p)); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// ensureConsumer creates cfg on stream, or updates it if o.UpdateConsumers; an existing consumer is otherwise
+// left as it is.
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, o StreamOptions, stream string, cfg jetstream.ConsumerConfig) error {
+	var err error
+	if o.UpdateConsumers {
+		_, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
+	} else if _, err = js.Consumer(ctx, stream, cfg.Durable); errors.Is(err, jetstream.ErrConsumerNotFound) {
+		_, err = js.CreateConsumer(ctx, stream, cfg)
+		if errors.Is(err, jetstream.ErrConsumerExists) {
+			err = nil // created by another process meanwhile
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("ensure consumer %s: %w", cfg.Durable, err)
 	}
 	return nil
 }

@@ -139,3 +139,39 @@ func TestPublishDedupAndDiscardNew(t *testing.T) {
 		t.Fatal("publish past MaxMsgs succeeded; want the stream to refuse")
 	}
 }
+
+func TestIngressDoesNotResetTheWorkersAckWait(t *testing.T) {
+	o := events.DefaultStreamOptions()
+	o.Partitions, o.AckWait = 2, 5*time.Second // the worker's setting
+	js, ctx := setup(t, o)
+	ingress := events.DefaultStreamOptions()
+	ingress.Partitions, ingress.UpdateConsumers = 2, false // AckWait left at its 30 s default
+	if err := events.EnsureStreams(ctx, js, ingress); err != nil {
+		t.Fatal(err)
+	}
+	c, err := js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CachedInfo().Config.AckWait; got != 5*time.Second {
+		t.Fatalf("AckWait after the ingress started = %s, want the worker's 5s", got)
+	}
+}
+
+func TestWorkerDoesNotResetTheIngressStreamLimits(t *testing.T) {
+	o := events.DefaultStreamOptions()
+	o.Partitions, o.MaxMsgs = 2, 500 // the ingress's STREAM_MAX_MSGS
+	js, ctx := setup(t, o)
+	worker := events.DefaultStreamOptions()
+	worker.Partitions, worker.UpdateStreams = 2, false
+	if err := events.EnsureStreams(ctx, js, worker); err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(ctx, events.StreamConversations)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo().Config.MaxMsgs; got != 500 {
+		t.Fatalf("MaxMsgs after a worker started = %d, want the ingress's 500", got)
+	}
+}

@@ -505,3 +505,13 @@ func millis(s string) time.Time {
 	}
 	return time.UnixMilli(n).UTC()
 }
+
+// CountSendFailure records one more transient send failure of outbound message id and returns how many
+// there have been. Kept on the message, so the count survives the message moving between workers.
+func (s *Store) CountSendFailure(ctx context.Context, id string) (int, error) {
+	n, err := s.rdb.HIncrBy(ctx, s.msgKey(id), "send_failures", 1).Result()
+	if err != nil {
+		return 0, fmt.Errorf("count send failure: %w", err)
+	}
+	return int(n), nil
+}

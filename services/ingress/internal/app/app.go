@@ -53,6 +53,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	}
 	so := events.DefaultStreamOptions()
 	so.Partitions, so.MaxMsgs, so.MaxBytes = cfg.Partitions, cfg.StreamMaxMsgs, cfg.StreamMaxBytes
+	so.UpdateConsumers = false // the workers own the consumers' settings (AckWait); create them if missing
 	for {
 		err := events.EnsureStreams(startCtx, js, so)
 		if err == nil {

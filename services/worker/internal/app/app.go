@@ -69,6 +69,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	}
 	so := events.DefaultStreamOptions()
 	so.Partitions, so.AckWait = cfg.Partitions, cfg.AckWait
+	so.UpdateStreams = false // the ingress owns the streams' limits; create them if missing
 	if err := retry(startCtx, log, "ensure streams", func() error { return events.EnsureStreams(startCtx, js, so) }); err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 		proc.Cache = processor.NewCache(cfg.CacheSize)
 	}
 	runner, err := consumer.New(startCtx, js, proc, consumer.Options{MaxInFlight: cfg.MaxInFlight,
-		MaxDeliver: cfg.MaxDeliver, AckWait: cfg.AckWait, Metrics: metrics}, log)
+		MaxAttempts: cfg.MaxAttempts, AckWait: cfg.AckWait, Metrics: metrics}, log)
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
 	}

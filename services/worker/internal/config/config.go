@@ -30,7 +30,7 @@ type Config struct {
 	Partitions         int           `env:"NATS_PARTITIONS" envDefault:"16"`
 	MaxInFlight        int           `env:"WORKER_MAX_INFLIGHT" envDefault:"512"`
 	CacheSize          int           `env:"WORKER_CACHE_SIZE" envDefault:"100000"`
-	MaxDeliver         int           `env:"WORKER_MAX_DELIVER" envDefault:"10"`
+	MaxAttempts        int           `env:"WORKER_MAX_ATTEMPTS" envDefault:"10"`
 	AckWait            time.Duration `env:"WORKER_ACK_WAIT" envDefault:"30s"`
 	Heartbeat          time.Duration `env:"WORKER_HEARTBEAT" envDefault:"1s"`
 	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
@@ -84,8 +84,8 @@ func (c Config) Validate() error {
 	if c.CacheSize < 0 {
 		errs = append(errs, fmt.Errorf("WORKER_CACHE_SIZE %d: want conversations to cache, 0 for none", c.CacheSize))
 	}
-	if c.MaxDeliver < 1 {
-		errs = append(errs, fmt.Errorf("WORKER_MAX_DELIVER %d: want at least 1", c.MaxDeliver))
+	if c.MaxAttempts < 1 {
+		errs = append(errs, fmt.Errorf("WORKER_MAX_ATTEMPTS %d: want at least 1", c.MaxAttempts))
 	}
 	for name, d := range map[string]time.Duration{"WORKER_ACK_WAIT": c.AckWait, "WORKER_HEARTBEAT": c.Heartbeat,
 		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "TELNYX_TIMEOUT": c.TelnyxTimeout} {

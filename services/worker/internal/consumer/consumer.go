@@ -11,6 +11,7 @@ package consumer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"strconv"
@@ -38,8 +39,10 @@ type Handler interface {
 type Options struct {
 	// MaxInFlight bounds the conversations processed at once.
 	MaxInFlight int
-	// MaxDeliver is the delivery after which a message that still fails is dead-lettered.
-	MaxDeliver int
+	// MaxAttempts is how many sends of a message's reply may fail transiently (Telnyx 429/5xx, timeouts)
+	// before the message is dead-lettered. Redis outages and deferrals for order never count: a message
+	// waits for Redis as long as it takes.
+	MaxAttempts int
 	// RetryInPlace is how many attempts a delivery makes (with backoff, holding its conversation) before it
 	// is handed back to the stream with a delay.
 	RetryInPlace int
@@ -254,7 +257,9 @@ func (r *Runner) process(msg jetstream.Msg) {
 	case err == nil && head.Sequence < meta.Sequence.Stream:
 		log.Debug("an older message of this conversation is pending; deferring", "head_seq", head.Sequence)
 		outcome = "deferred"
-		_ = msg.NakWithDelay(r.backoff(int(meta.NumDelivered), 100*time.Millisecond))
+		// A short, constant delay: the older message may be done any moment, and an escalating delay
+		// would leave this conversation waiting long after it is.
+		_ = msg.NakWithDelay(deferDelay())
 		return
 	case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
 		log.Warn("order check failed; retrying later", "err", err)
@@ -293,6 +298,12 @@ func (r *Runner) process(msg jetstream.Msg) {
 			_ = msg.Nak()
 			return
 		}
+		if r.o.MaxAttempts > 0 && res.Cause == processor.CauseTelnyx && res.SendFailures >= r.o.MaxAttempts {
+			outcome = obs.OutcomeDeadLetter
+			obs.RecordError(span, res.Err)
+			r.deadLetter(log, msg, meta, "exhausted", fmt.Sprintf("retries exhausted after %d failed sends: %s", res.SendFailures, res.Reason))
+			return
+		}
 		if attempt < r.o.RetryInPlace {
 			log.Debug("transient failure; retrying in place", "reason", res.Reason, "err", res.Err)
 			select {
@@ -301,13 +312,7 @@ func (r *Runner) process(msg jetstream.Msg) {
 			}
 			continue
 		}
-		if r.o.MaxDeliver > 0 && int(meta.NumDelivered) >= r.o.MaxDeliver {
-			outcome = obs.OutcomeDeadLetter
-			obs.RecordError(span, res.Err)
-			r.deadLetter(log, msg, meta, "exhausted", "retries exhausted: "+res.Reason)
-			return
-		}
-		delay := r.backoff(int(meta.NumDelivered), time.Second)
+		delay := r.backoff(max(res.SendFailures, 1), time.Second)
 		log.Warn("transient failure; will retry", "reason", res.Reason, "err", res.Err, "delay", delay)
 		_ = msg.NakWithDelay(delay)
 		return
@@ -363,6 +368,11 @@ func (r *Runner) keepAlive(msg jetstream.Msg) func() {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// deferDelay is 150-350 ms.
+func deferDelay() time.Duration {
+	return 150*time.Millisecond + rand.N(200*time.Millisecond) //nolint:gosec // jitter, not security
 }
 
 // backoff is exponential from base with full jitter, capped at MaxBackoff.

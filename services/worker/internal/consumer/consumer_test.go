@@ -171,7 +171,7 @@ func TestFailingMessageHoldsBackItsConversationOnly(t *testing.T) {
 	a, b := "+12125550001", "+12125550002"
 	e.publish(a, "a0", "m00")
 	e.publish(a, "a1", "m01")
-	e.start(consumer.Options{RetryInPlace: 1, MaxDeliver: 10})
+	e.start(consumer.Options{RetryInPlace: 1, MaxAttempts: 10})
 	e.publish(b, "b0", "m00")
 	sent := e.waitReplies(3)
 	checkOrder(t, sent, []string{a}, 2)
@@ -228,13 +228,13 @@ func TestRetriesExhaustedGoToDeadLetters(t *testing.T) {
 	e := newEnv(t)
 	e.fake.SetFailureRate(1, 500, "10007")
 	e.publish("+12125550001", "y0", "m00")
-	e.start(consumer.Options{RetryInPlace: 1, MaxDeliver: 2})
+	e.start(consumer.Options{RetryInPlace: 1, MaxAttempts: 2})
 	deadline := time.Now().Add(20 * time.Second)
 	for len(e.dlq()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	dl := e.dlq()
-	if len(dl) != 1 || dl[0].Header.Get(events.HeaderDLQClass) != "exhausted" || dl[0].Header.Get(events.HeaderDLQAttempts) != "2" {
+	if len(dl) != 1 || dl[0].Header.Get(events.HeaderDLQClass) != "exhausted" || !strings.Contains(dl[0].Header.Get(events.HeaderDLQReason), "after 2 failed sends") {
 		t.Fatalf("dead letters: %+v", dl)
 	}
 }

@@ -35,7 +35,6 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-
 func TestWarmCacheCostsTwoRoundTripsPerMessage(t *testing.T) {
 	e := newEnv(t)
 	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr})

@@ -46,6 +46,8 @@ type Result struct {
 	// Cause is a fixed, low-cardinality name for the reason, for metrics: redis, telnyx or conflict.
 	Cause string
 	Err   error
+	// SendFailures counts the transient send failures of this message's reply so far (Cause telnyx).
+	SendFailures int
 }
 
 // Causes of retries and dead letters.
@@ -225,7 +227,10 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		}
 		return Result{Outcome: Done}
 	case msg.Status == store.StatusFailed && !replay:
-		return Result{Outcome: Done}
+		// Failed permanently before, but the message is back: its dead-lettering did not complete (NATS
+		// was unavailable). Dead-letter it again; the dead letter's id makes a repeat harmless.
+		return Result{Outcome: DeadLetter, Cause: CauseTelnyx,
+			Reason: "telnyx rejected the message: " + strings.TrimSpace(msg.ErrorCode+" "+msg.ErrorTitle)}
 	}
 	if c.OptedOut && msg.ReplyTo == "" {
 		// A queued send to a number that opted out.
@@ -262,7 +267,11 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		p.countBlocked()
 		return Result{Outcome: Done}
 	case telnyx.IsRetryable(err):
-		return Result{Outcome: Retry, Reason: "telnyx: " + shortErr(err), Cause: CauseTelnyx, Err: err}
+		n, cerr := p.Store.CountSendFailure(ctx, msg.ID)
+		if cerr != nil {
+			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: cerr}
+		}
+		return Result{Outcome: Retry, Reason: "telnyx: " + shortErr(err), Cause: CauseTelnyx, Err: err, SendFailures: n}
 	default:
 		if uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusFailed, ErrorCode: code, ErrorTitle: title}); uerr != nil {
 			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: uerr}

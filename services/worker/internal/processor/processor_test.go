@@ -126,11 +126,17 @@ func TestTransientSendFailureRetriesWithSameKey(t *testing.T) {
 	}
 }
 
-func TestRateLimitedIsRetryable(t *testing.T) {
+func TestRateLimitedIsRetryableAndCounted(t *testing.T) {
 	e := newEnv(t)
-	e.fake.FailNext(1, 429, "10011")
-	if r := e.handle(t, inbound("m1", "hi", 0), false); r.Outcome != processor.Retry {
-		t.Fatalf("429: %v, want retry", r.Outcome)
+	e.fake.FailNext(2, 429, "10011")
+	for want := 1; want <= 2; want++ {
+		r := e.handle(t, inbound("m1", "hi", 0), false)
+		if r.Outcome != processor.Retry || r.Cause != processor.CauseTelnyx || r.SendFailures != want {
+			t.Fatalf("429: %v cause %q failures %d, want retry by telnyx with %d failures", r.Outcome, r.Cause, r.SendFailures, want)
+		}
+	}
+	if r := e.handle(t, inbound("m1", "hi", 0), false); r.Outcome != processor.Done {
+		t.Fatalf("after the 429s: %v", r.Outcome)
 	}
 }
 
@@ -172,9 +178,10 @@ func TestPermanentFailureDeadLettersAndReplaySends(t *testing.T) {
 	if rec.Status != store.StatusFailed || rec.ErrorCode != "10015" {
 		t.Fatalf("reply record %+v", rec)
 	}
-	// A plain redelivery does not resend a permanently failed reply; a replay does.
-	if r := e.handle(t, m, false); r.Outcome != processor.Done || len(e.fake.Messages()) != 0 {
-		t.Fatalf("redelivery: %v, %d sent", r.Outcome, len(e.fake.Messages()))
+	// A plain redelivery (the dead-lettering did not complete) does not resend a permanently failed reply:
+	// it is dead-lettered again. A replay sends it.
+	if r := e.handle(t, m, false); r.Outcome != processor.DeadLetter || len(e.fake.Messages()) != 0 || !strings.Contains(r.Reason, "10015") {
+		t.Fatalf("redelivery: %v %q, %d sent", r.Outcome, r.Reason, len(e.fake.Messages()))
 	}
 	if r := e.handle(t, m, true); r.Outcome != processor.Done {
 		t.Fatalf("replay: %v %v", r.Outcome, r.Err)
