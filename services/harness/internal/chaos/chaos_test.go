@@ -1,0 +1,117 @@
+package chaos
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsconv/smsconv/services/harness/internal/stack"
+)
+
+var bins stack.Binaries
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "smsconv-chaos-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	bins, err = stack.Build(ctx, dir, false)
+	cancel()
+	if err != nil {
+		os.RemoveAll(dir)
+		fmt.Fprintln(os.Stderr, "chaos: building binaries:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// lineWriter sends each line to t.Log, so the run's progress shows with -v or when the test fails.
+type lineWriter struct {
+	t   testing.TB
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	for {
+		line, err := w.buf.ReadString('\n')
+		if err != nil {
+			w.buf.WriteString(line)
+			return len(p), nil
+		}
+		w.t.Log(strings.TrimRight(line, "\n"))
+	}
+}
+
+// TestChaosShort is the fault-injection suite in small: 60 conversations of 6 texts and a status over 20 s
+// with 3 workers, while two workers are SIGKILLed, one is stopped with SIGTERM, Redis and NATS are each
+// SIGKILLed and restarted, and the fake Telnyx fails 10% of sends plus bursts of 429s and lost answers.
+// Every reply must arrive exactly once and in order, with no dead letter and no crashed process.
+func TestChaosShort(t *testing.T) {
+	o := DefaultOptions()
+	o.Conversations, o.MessagesPerConversation, o.Workers, o.Partitions = 60, 6, 3, 8
+	o.Duration, o.KillEvery, o.Downtime = 20*time.Second, 8*time.Second, 3*time.Second
+	o.RateLimitEvery, o.LostAnswerEvery = 6*time.Second, 5*time.Second
+	// A pass drains in seconds; the generous bound only keeps a slow drain (deferred messages back off up to
+	// the worker's 30 s cap) from being reported as lost replies.
+	o.DrainTimeout, o.Settle = 90*time.Second, 4*time.Second
+	o.Dir = t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+
+	r, err := Run(ctx, bins, o, &lineWriter{t: t})
+	if err != nil {
+		logTails(t, o.Dir)
+		t.Fatal(err)
+	}
+	// The run passing is only worth something if the faults happened and the traffic went through them.
+	checks := []struct {
+		name string
+		ok   bool
+	}{
+		{"every inbound message accepted", r.InboundAccepted == r.InboundPlanned && r.InboundPlanned == 60*7},
+		{"every reply received", r.RepliesReceived == r.InboundPlanned && r.Delivered == r.InboundPlanned},
+		{"no dead letters", r.DeadLetters == 0},
+		{"workers killed", r.Faults.WorkerKills == 2 && r.Faults.WorkerRestarts == 3},
+		{"a worker stopped gracefully", r.Faults.GracefulStops == 1},
+		{"redis restarted", r.Faults.RedisRestarts == 1},
+		{"nats restarted, ingress answered 503", r.Faults.NATSRestarts == 1 && r.Faults.NATSDown503 && r.Webhook503 > 0},
+		{"sandbox 429 and lost-answer bursts", r.Faults.RateLimitBursts > 0 && r.Faults.LostAnswerBursts > 0},
+		{"duplicate webhooks posted and some deduplicated at the ingress", r.DuplicatesPosted > 0 && r.DuplicatesAtIngest > 0},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			t.Errorf("%s: not so in report %+v", c.name, r)
+		}
+	}
+	t.Logf("chaos short: %d replies, %d kills, %d 503s, %.1fs", r.RepliesReceived, r.Faults.WorkerKills, r.Webhook503, r.WallSeconds)
+}
+
+// logTails shows the end of every process log of a failed run.
+func logTails(t *testing.T, dir string) {
+	t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			continue
+		}
+		if len(b) > 4000 {
+			b = b[len(b)-4000:]
+		}
+		t.Logf("--- %s (tail):\n%s", filepath.Base(l), b)
+	}
+}
