@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -16,23 +15,7 @@ import (
 
 var bins stack.Binaries
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "smsconv-e2e-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	bins, err = stack.Build(ctx, dir, false)
-	cancel()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: building binaries:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { stack.TestMain(m, &bins) }
 
 func start(t *testing.T, o stack.Options) (*stack.Stack, *stack.Client) {
 	t.Helper()

@@ -3,7 +3,6 @@ package chaos
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,24 +15,7 @@ import (
 
 var bins stack.Binaries
 
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "smsconv-chaos-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-	bins, err = stack.Build(ctx, dir, false)
-	cancel()
-	if err != nil {
-		os.RemoveAll(dir)
-		fmt.Fprintln(os.Stderr, "chaos: building binaries:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { stack.TestMain(m, &bins) }
 
 // lineWriter sends each line to t.Log, so the run's progress shows with -v or when the test fails.
 type lineWriter struct {

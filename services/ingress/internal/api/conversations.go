@@ -65,13 +65,9 @@ func toConversationJSON(k store.Key, s store.Summary) conversationJSON {
 
 // listConversations answers a JSON array (the seed's shape); the next page is in the Link header.
 func (s *Server) listConversations(c echo.Context) error {
-	limit := 100
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return echo.NewHTTPError(http.StatusBadRequest, "limit: want 1..1000")
-		}
-		limit = n
+	limit, err := queryInt(c, "limit", 100, 1, 1000)
+	if err != nil {
+		return err
 	}
 	page, next, err := s.d.Store.List(c.Request().Context(), c.QueryParam("cursor"), limit)
 	if err != nil {
@@ -104,13 +100,9 @@ func (s *Server) getConversation(c echo.Context) error {
 	if our == "" {
 		return echo.NewHTTPError(http.StatusBadRequest, "our_number: required (TELNYX_PHONE_NUMBER is not configured)")
 	}
-	limit := 100
-	if v := c.QueryParam("history"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1000 {
-			return echo.NewHTTPError(http.StatusBadRequest, "history: want 0..1000")
-		}
-		limit = n
+	limit, err := queryInt(c, "history", 100, 0, 1000)
+	if err != nil {
+		return err
 	}
 	ctx := c.Request().Context()
 	k := store.Key{Our: our, User: user}
@@ -159,3 +151,16 @@ func (s *Server) getMessage(c echo.Context) error {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// queryInt reads the integer query parameter name (def when absent), answering 400 outside lo..hi.
+func queryInt(c echo.Context, name string, def, lo, hi int) (int, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("%s: want %d..%d", name, lo, hi))
+	}
+	return n, nil
+}

@@ -38,13 +38,9 @@ func toDeadLetter(m *jetstream.RawStreamMsg) deadLetterJSON {
 
 // listDeadLetters answers the dead letters oldest first; ?after=<id> pages, ?limit= bounds the page.
 func (s *Server) listDeadLetters(c echo.Context) error {
-	limit := 100
-	if v := c.QueryParam("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			return echo.NewHTTPError(http.StatusBadRequest, "limit: want 1..1000")
-		}
-		limit = n
+	limit, err := queryInt(c, "limit", 100, 1, 1000)
+	if err != nil {
+		return err
 	}
 	var after uint64
 	if v := c.QueryParam("after"); v != "" {
