@@ -11,7 +11,7 @@ require (
 require (
 	github.com/nyaruka/phonenumbers v1.8.1 // indirect
 	golang.org/x/text v0.43.0 // indirect
-	google.golang.org/protobuf v1.36.11 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 replace github.com/smsconv/smsconv/shared => ../../shared

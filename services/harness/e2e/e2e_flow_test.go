@@ -204,7 +204,7 @@ func TestReceiptsThroughTheIngressOutOfOrderAndTwice(t *testing.T) {
 	for _, r := range [][]byte{
 		receipt("e-fin", "message.finalized", "delivered"),
 		receipt("e-sent", "message.sent", "sent"),
-		receipt("e-sent", "message.sent", "sent"),   // the same event again
+		receipt("e-sent", "message.sent", "sent"),  // the same event again
 		receipt("e-sent2", "message.sent", "sent"), // a late duplicate under a new id
 	} {
 		if status, raw, err := c.PostWebhook(ctx, r); err != nil || status != 200 {

@@ -57,7 +57,7 @@ func TestSeedDialogEndToEnd(t *testing.T) {
 		{"reset", conversation.ReplyReset},
 		{"status", "Conversation started: 2026-06-18 12:04\nMessages exchanged: 2\nCurrent state: reset"},
 		{" Stop ", conversation.ReplyStop}, // the opt-out confirmation, sent once
-		{"What's up?", ""},                  // opted out: stored, not answered
+		{"What's up?", ""},                 // opted out: stored, not answered
 		{"start", conversation.ReplyGreeting},
 		{"What's up?", unknown},
 	}

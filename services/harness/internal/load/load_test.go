@@ -1,0 +1,126 @@
+package load
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/smsconv/smsconv/services/harness/internal/stack"
+)
+
+var bins stack.Binaries
+
+func TestMain(m *testing.M) { stack.TestMain(m, &bins) }
+
+// checkSVG parses b as XML and checks it is an SVG with at least minLines plotted lines.
+func checkSVG(tb testing.TB, b []byte, minLines int) {
+	tb.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	n, root := 0, ""
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			tb.Fatalf("SVG is not well-formed XML: %v\n%s", err, b)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			if se.Name.Local == "polyline" {
+				n++
+			}
+		}
+	}
+	if root != "svg" || n < minLines {
+		tb.Fatalf("SVG root <%s> with %d polylines, want <svg> with at least %d", root, n, minLines)
+	}
+}
+
+// TestShortRunOfEveryScenario runs the harness in its short mode against the real system and checks that it
+// measures and reports (no timing thresholds: the figures are printed, not judged).
+func TestShortRunOfEveryScenario(t *testing.T) {
+	c := DefaultConfig(true)
+	c.Bins = bins
+	c.Dir = t.TempDir()
+	c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	r, err := Run(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	r.Print(&out)
+	t.Logf("short run:\n%s", out.String())
+
+	if r.VerifyMicros <= 0 {
+		t.Errorf("ed25519.Verify cost not measured: %v", r.VerifyMicros)
+	}
+	if len(r.Ingress) != len(c.IngressRates) {
+		t.Fatalf("%d ingress steps, want %d", len(r.Ingress), len(c.IngressRates))
+	}
+	for _, s := range r.Ingress {
+		if s.Median.Accepted == 0 || s.Median.IngressCPUPerAcceptedUS <= 0 {
+			t.Errorf("ingress step %v/s: accepted %d, CPU %v µs", s.OfferedRPS, s.Median.Accepted, s.Median.IngressCPUPerAcceptedUS)
+		}
+	}
+	if len(r.EndToEnd) != len(c.E2ERates)*len(c.Workers) || len(r.Slow) != len(c.SlowConversations) {
+		t.Fatalf("%d end-to-end and %d slow steps", len(r.EndToEnd), len(r.Slow))
+	}
+	for _, s := range append(append([]E2EStep(nil), r.EndToEnd...), r.Slow...) {
+		m := s.Median
+		if m.Replies == 0 || m.Missing != 0 || m.DuplicateReplies != 0 {
+			t.Errorf("step %d workers %v/s: %d replies, %d missing, %d duplicate", s.Workers, s.OfferedRPS, m.Replies, m.Missing, m.DuplicateReplies)
+		}
+	}
+	if len(r.Targets) == 0 {
+		t.Error("no targets reported")
+	}
+
+	dir := t.TempDir()
+	jsonPath, mdPath, svgPath := filepath.Join(dir, "r.json"), filepath.Join(dir, "r.md"), filepath.Join(dir, "r.svg")
+	if err := r.WriteJSON(jsonPath); err != nil {
+		t.Fatal(err)
+	}
+	back, err := ReadJSON(jsonPath)
+	if err != nil || len(back.EndToEnd) != len(r.EndToEnd) || back.VerifyMicros != r.VerifyMicros {
+		t.Fatalf("JSON round trip: %v", err)
+	}
+	if err := r.WriteMarkdown(mdPath, "r.svg"); err != nil {
+		t.Fatal(err)
+	}
+	md, _ := os.ReadFile(mdPath)
+	if !strings.Contains(string(md), "## Targets") || !strings.Contains(string(md), "r.svg") {
+		t.Fatalf("markdown report:\n%s", md)
+	}
+	if err := r.WriteSVG(svgPath); err != nil {
+		t.Fatal(err)
+	}
+	svg, _ := os.ReadFile(svgPath)
+	checkSVG(t, svg, 3)
+	var raw map[string]any
+	if err := json.Unmarshal(mustRead(t, jsonPath), &raw); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

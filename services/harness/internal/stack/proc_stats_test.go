@@ -1,0 +1,73 @@
+package stack
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"testing"
+	"time"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	tests := []struct {
+		name string
+		stat string
+		want time.Duration
+		err  bool
+	}{
+		{"plain", "4242 (ingress) S 1 4242 4242 0 -1 4194560 2303 0 0 0 150 25 0 0 20 0 9 0 12345 1000 200 18446744073709551615",
+			1750 * time.Millisecond, false},
+		{"name with spaces and parens", "7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 1 1 1 1", 70 * time.Millisecond, false},
+		{"no name", "7 a R 1", 0, true},
+		{"truncated", "7 (x) R 1 2 3", 0, true},
+		{"not numbers", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 u s 0", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseStatCPU([]byte(tt.stat))
+			if (err != nil) != tt.err || got != tt.want {
+				t.Fatalf("parseStatCPU = %v, %v; want %v (error %v)", got, err, tt.want, tt.err)
+			}
+		})
+	}
+}
+
+// TestPIDCPUTimeMoves burns CPU in this process and checks /proc reports it.
+func TestPIDCPUTimeMoves(t *testing.T) {
+	before, err := PIDCPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(nil)
+	for start := time.Now(); time.Since(start) < 150*time.Millisecond; {
+		sum = sha256.Sum256(sum[:])
+	}
+	after, err := PIDCPUTime(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := after - before; d < 50*time.Millisecond {
+		t.Fatalf("150 ms of hashing showed as %v of CPU time", d)
+	}
+}
+
+func TestCPUTimeOfStoppedProc(t *testing.T) {
+	p := &Proc{Name: "sleep", Path: "sleep", Args: []string{"30"}, Dir: t.TempDir()}
+	if _, err := p.CPUTime(); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("CPUTime before start: %v, want ErrNotRunning", err)
+	}
+	if err := p.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if p.PID() == 0 {
+		t.Fatal("PID of a running process is 0")
+	}
+	if _, err := p.CPUTime(); err != nil {
+		t.Fatalf("CPUTime of a running process: %v", err)
+	}
+	p.Kill()
+	if _, err := p.CPUTime(); !errors.Is(err, ErrNotRunning) || p.PID() != 0 {
+		t.Fatalf("after kill: CPUTime err %v, PID %d; want ErrNotRunning and 0", err, p.PID())
+	}
+}
