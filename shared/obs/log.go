@@ -1,4 +1,4 @@
-// Package obs sets up what operators observe: structured logs (and, later, metrics and traces).
+// Package obs sets up what operators observe: structured logs, Prometheus metrics and OpenTelemetry traces.
 package obs
 
 import (

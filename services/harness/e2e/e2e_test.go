@@ -75,12 +75,11 @@ func TestSeedDialogEndToEnd(t *testing.T) {
 			want = append(want, turn.want)
 		}
 	}
-	got, err := c.WaitDelivered(ctx, user, len(want))
-	if err != nil {
+	if _, err := c.WaitDelivered(ctx, user, len(want)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond)
-	got, _ = c.Delivered(ctx, user)
+	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+	got, _ := c.Delivered(ctx, user)
 	if len(got) != len(want) {
 		t.Fatalf("user received %d messages, want %d", len(got), len(want))
 	}
@@ -138,12 +137,11 @@ func TestRedeliveredWebhookGetsOneReply(t *testing.T) {
 	if status, _, err := c.PostWebhook(ctx, stack.Inbound("evt-next", "msg-next", user, s.OurNumber, "help", time.Now())); err != nil || status != 200 {
 		t.Fatalf("next: %d %v", status, err)
 	}
-	got, err := c.WaitDelivered(ctx, user, 2)
-	if err != nil {
+	if _, err := c.WaitDelivered(ctx, user, 2); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
-	got, _ = c.Delivered(ctx, user)
+	time.Sleep(500 * time.Millisecond) // a duplicate would arrive now
+	got, _ := c.Delivered(ctx, user)
 	if len(got) != 2 || got[0].Text != conversation.ReplyInfo || got[1].Text != conversation.ReplyHelp {
 		t.Fatalf("user received %d messages: %+v", len(got), got)
 	}
@@ -226,12 +224,11 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 		}
 	}
 	for _, u := range users {
-		got, err := c.WaitDelivered(ctx, u, per)
-		if err != nil {
+		if _, err := c.WaitDelivered(ctx, u, per); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond)
-		got, _ = c.Delivered(ctx, u)
+		time.Sleep(200 * time.Millisecond) // a duplicate would arrive now
+		got, _ := c.Delivered(ctx, u)
 		if len(got) != per {
 			t.Fatalf("%s received %d replies, want %d", u, len(got), per)
 		}

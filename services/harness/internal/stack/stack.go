@@ -274,7 +274,8 @@ func (p *Proc) Start(ctx context.Context) error {
 		p.mu.Unlock()
 		return err
 	}
-	cmd := exec.Command(p.Path, p.Args...)
+	// Not CommandContext: the process outlives the context of the call that starts it; Stop and Kill end it.
+	cmd := exec.Command(p.Path, p.Args...) //nolint:noctx // see above
 	cmd.Env = append(os.Environ(), p.Env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -306,7 +307,7 @@ func (p *Proc) Start(ctx context.Context) error {
 		}
 		select {
 		case <-done:
-			return fmt.Errorf("%s exited during start-up: %v\n%s", p.Name, p.ExitErr(), p.Tail(2000))
+			return fmt.Errorf("%s exited during start-up: %w\n%s", p.Name, p.ExitErr(), p.Tail(2000))
 		case <-rctx.Done():
 			return fmt.Errorf("%s not ready: %w\n%s", p.Name, rctx.Err(), p.Tail(2000))
 		case <-time.After(50 * time.Millisecond):
@@ -396,7 +397,8 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		var lc net.ListenConfig
+		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, err
 		}

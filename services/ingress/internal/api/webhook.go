@@ -119,10 +119,10 @@ func webhookOutcome(err error) string {
 	if !errors.As(err, &he) {
 		return obs.WebhookBadRequest
 	}
-	switch {
-	case he.Code == http.StatusUnauthorized:
+	switch he.Code {
+	case http.StatusUnauthorized:
 		return obs.WebhookInvalidSignature
-	case he.Code == http.StatusServiceUnavailable:
+	case http.StatusServiceUnavailable:
 		return obs.WebhookUnavailable
 	}
 	return obs.WebhookBadRequest
