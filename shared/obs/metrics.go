@@ -8,9 +8,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Namespace prefixes every metric of the system ("smsconv_...").
@@ -206,37 +203,6 @@ func (m *WorkerMetrics) DropConsumer(consumer string) { m.pending.DeleteLabelVal
 
 // RedisError counts a failed Redis operation; op is a fixed name such as "load" or "commit".
 func (m *WorkerMetrics) RedisError(op string) { m.redisErrors.WithLabelValues(op).Inc() }
-
-// TelnyxTransport wraps next (http.DefaultTransport when nil) so that every request to the Telnyx API is
-// counted and timed (ObserveTelnyxCall) and runs in a client span "telnyx <METHOD> <path>", a child of the
-// span in the request's context. Give it to the Telnyx client as its HTTP client's Transport.
-func (m *WorkerMetrics) TelnyxTransport(next http.RoundTripper) http.RoundTripper {
-	if next == nil {
-		next = http.DefaultTransport
-	}
-	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
-		ctx, span := Tracer().Start(req.Context(), "telnyx "+req.Method+" "+req.URL.Path, trace.WithSpanKind(trace.SpanKindClient),
-			trace.WithAttributes(attribute.String("http.request.method", req.Method), attribute.String("url.path", req.URL.Path)))
-		defer span.End()
-		start := time.Now()
-		resp, err := next.RoundTrip(req.WithContext(ctx))
-		status := 0
-		if err == nil {
-			status = resp.StatusCode
-			span.SetAttributes(attribute.Int("http.response.status_code", status))
-			if status >= 400 {
-				span.SetStatus(codes.Error, resp.Status)
-			}
-		}
-		RecordError(span, err)
-		m.ObserveTelnyxCall(status, time.Since(start))
-		return resp, err
-	})
-}
-
-type roundTripFunc func(*http.Request) (*http.Response, error)
-
-func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
 func newRedisErrors() *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -15,7 +15,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -266,77 +265,5 @@ func TestSetupTracingExportsOTLP(t *testing.T) {
 	}
 	if posts.Load() == 0 {
 		t.Fatal("the collector received no OTLP trace export")
-	}
-}
-
-// TestTelnyxTransport sends through the instrumented transport: each call is counted by status code and
-// runs in a client span under the caller's span.
-func TestTelnyxTransport(t *testing.T) {
-	exp := tracetest.NewInMemoryExporter()
-	restoreGlobal(t)
-	otel.SetTracerProvider(provider(t, "worker", exp))
-	calls := 0
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		calls++
-		if calls == 1 {
-			w.WriteHeader(http.StatusForbidden)
-			return
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	reg := prometheus.NewRegistry()
-	m := obs.NewWorkerMetrics(reg)
-	client := &http.Client{Transport: m.TelnyxTransport(nil)}
-
-	ctx, parent := obs.Tracer().Start(context.Background(), "process")
-	post := func(url string) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/v2/messages", nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err
-	}
-	for range 2 {
-		if err := post(api.URL); err != nil {
-			t.Fatal(err)
-		}
-	}
-	api.Close()
-	if err := post(api.URL); err == nil {
-		t.Fatal("request to a closed server succeeded")
-	}
-	parent.End()
-
-	got := series(t, reg)
-	for name, want := range map[string]float64{
-		"smsconv_telnyx_api_requests_total{code=403}":   1,
-		"smsconv_telnyx_api_requests_total{code=200}":   1,
-		"smsconv_telnyx_api_requests_total{code=error}": 1,
-	} {
-		if got[name] != want {
-			t.Errorf("%s = %v, want %v", name, got[name], want)
-		}
-	}
-	var sends []tracetest.SpanStub
-	for _, s := range exp.GetSpans() {
-		if s.Name == "telnyx POST /v2/messages" {
-			sends = append(sends, s)
-		}
-	}
-	if len(sends) != 3 {
-		t.Fatalf("%d telnyx spans, want 3", len(sends))
-	}
-	wantStatus := []codes.Code{codes.Error, codes.Unset, codes.Error} // 403, 200, no response
-	for i, s := range sends {
-		if s.Parent.SpanID() != parent.SpanContext().SpanID() || s.SpanKind != trace.SpanKindClient {
-			t.Errorf("span %d: parent %s kind %v, want child of the process span, client", i, s.Parent.SpanID(), s.SpanKind)
-		}
-		if s.Status.Code != wantStatus[i] {
-			t.Errorf("span %d status %v, want %v", i, s.Status.Code, wantStatus[i])
-		}
 	}
 }
