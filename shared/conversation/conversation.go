@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smsconv/smsconv/shared/sms"
 )
 
 // The states of the seed dialog.
@@ -63,8 +65,45 @@ type Dialog interface {
 	Version() string
 }
 
-// Keyword normalises a message for keyword matching: the whole message, trimmed and lower-cased.
-func Keyword(text string) string { return strings.ToLower(strings.TrimSpace(text)) }
+// Keyword is the one normal form of a message for keyword matching, used by the seed dialog, flows and the
+// opt-out words: trimmed, lower-cased, and runs of inner whitespace collapsed to one space ("Stop  All" is
+// "stop all"). Most messages are already in that form, so it checks before building a new string.
+func Keyword(text string) string {
+	s := strings.TrimSpace(text)
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		if ch >= 0x80 || ('A' <= ch && ch <= 'Z') || ch < ' ' || (ch == ' ' && i > 0 && s[i-1] == ' ') {
+			return strings.Join(strings.Fields(strings.ToLower(s)), " ")
+		}
+	}
+	return s
+}
+
+// The words Telnyx itself acts on (in Keyword form): after an opt-out word Telnyx blocks every message to the
+// number (a send answers 40300) until an opt-in word. They are here, once, so our records agree with Telnyx's.
+var (
+	optOutWords = map[string]bool{"stop": true, "stopall": true, "stop all": true, "unsubscribe": true,
+		"cancel": true, "end": true, "quit": true}
+	optInWords = map[string]bool{"start": true, "unstop": true}
+)
+
+// IsOptOut reports whether text, as Telnyx reads it, opts the sender out of messaging.
+func IsOptOut(text string) bool { return optOutWords[Keyword(text)] }
+
+// IsOptIn reports whether text, as Telnyx reads it, opts the sender back in.
+func IsOptIn(text string) bool { return optInWords[Keyword(text)] }
+
+// ReceivedAt is the one fallback for when a message happened: the first non-zero of times, in the caller's
+// order of preference (for an inbound message: Telnyx's received_at, the event's occurred_at, when the ingress
+// accepted it, now), in UTC. It is zero only when every time is.
+func ReceivedAt(times ...time.Time) time.Time {
+	for _, t := range times {
+		if !t.IsZero() {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
 
 // Seed is the dialog of Telnyx's "Two-Way SMS Chat" example, reproduced byte for byte.
 var Seed Dialog = seedDialog{}
@@ -109,7 +148,11 @@ func (seedDialog) Step(c Conversation, in Inbound, now time.Time) Result {
 		c.State = StateEnded
 		reply = ReplyStop
 	default:
-		reply = "You said: '" + in.Text + "'\n\nI didn't understand that command. Type 'help' to see available options."
+		// The echo is bounded the way flows bound theirs (sms.Quote), so a long message still gets an answer
+		// Telnyx accepts and the default flow keeps replying exactly as this dialog does.
+		reply, _ = sms.Quote(in.Text, sms.MaxParts, func(q string) (string, error) {
+			return "You said: '" + q + "'\n\nI didn't understand that command. Type 'help' to see available options.", nil
+		})
 	}
 	return Result{Conversation: c, Reply: reply, HasReply: true}
 }

@@ -48,3 +48,7 @@ func FuzzDefaultMatchesSeed(f *testing.F) {
 		}
 	})
 }
+
+// TestDefaultFlowBoundsEcho: the real default flow answers a 5,000-character message (and other long ones)
+// within Telnyx's 10 segments, keeping its own words and shortening the echo.
+func TestDefaultFlowBoundsEcho(t *testing.T) { dialogtest.RunBoundedEcho(t, flow.Default()) }

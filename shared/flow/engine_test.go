@@ -8,6 +8,7 @@ import (
 
 	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/flow"
+	"github.com/smsconv/smsconv/shared/sms"
 )
 
 // engineFlow exercises every matcher, action and template feature; its rules are small so each case shows one
@@ -349,5 +350,42 @@ states:
 	res := f.Step(conv("other", 1, nil), conversation.Inbound{Text: "hi"}, t0)
 	if res.Reply != "Hi from other" || res.Conversation.State != "other" {
 		t.Errorf("got %q in %q", res.Reply, res.Conversation.State)
+	}
+}
+
+// TestRepliesBounded: whatever a template renders, the reply fits Telnyx's 10 segments; a quoted .Text is
+// shortened and the template's own words kept, anything else is cut with the marker.
+func TestRepliesBounded(t *testing.T) {
+	f, err := flow.Parse("bounded.yaml", []byte(`
+name: bounded
+version: v1
+initial_state: start
+states: [start]
+rules:
+  - id: match
+    regex: '^say (?P<what>.*)$'
+    reply: 'Saying {{ .Match.what }} (end)'
+  - id: quote
+    any: true
+    reply: 'Got "{{ .Text }}" and "{{ .Text }}" (end)'
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("ab€ ", 2000)
+	tests := []struct {
+		name, text, wantTail string
+	}{
+		{"quoted twice, words kept", long, sms.Marker + `" (end)`},
+		{"regex group cut", "say " + long, sms.Marker},
+		{"short quotation untouched", "hello", `Got "hello" and "hello" (end)`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.Step(conversation.New(time.Time{}), conversation.Inbound{Text: tc.text}, time.Unix(0, 0))
+			if !res.HasReply || !sms.Fits(res.Reply, sms.MaxParts) || !strings.HasSuffix(res.Reply, tc.wantTail) {
+				t.Fatalf("reply of %d segments, tail %q, want tail %q", sms.Count(res.Reply).Parts, res.Reply[max(0, len(res.Reply)-20):], tc.wantTail)
+			}
+		})
 	}
 }

@@ -17,6 +17,7 @@ import (
 	_ "time/tzdata" // a flow valid on a developer's machine must stay valid in a container without zoneinfo
 
 	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/sms"
 )
 
 //go:embed default.yaml
@@ -225,7 +226,7 @@ func (f *Flow) StepDetail(c conversation.Conversation, in conversation.Inbound, 
 	c.FlowVersion = f.version
 	det.From = c.State
 
-	kw := normalize(in.Text)
+	kw := conversation.Keyword(in.Text)
 	r, match := f.match(c.State, kw, in)
 	if r == nil {
 		det.To = c.State
@@ -239,7 +240,9 @@ func (f *Flow) StepDetail(c conversation.Conversation, in conversation.Inbound, 
 		c.State, det.To = next, next
 		res := conversation.Result{Conversation: c}
 		if r.reply != nil && r.reply.static != "" {
-			res.Reply, res.HasReply = r.reply.static, true
+			// Fixed text over the limit is refused when the flow is checked; Fit keeps even that answerable.
+			res.Reply, _ = sms.Fit(r.reply.static, sms.MaxParts)
+			res.HasReply = true
 		}
 		return res, det
 	}
@@ -292,7 +295,7 @@ func (f *Flow) StepDetail(c conversation.Conversation, in conversation.Inbound, 
 
 	res := conversation.Result{Conversation: c}
 	if r.reply != nil {
-		reply, err := r.reply.render(d)
+		reply, err := r.renderReply(d)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("reply: %w", err))
 		} else if reply != "" {
@@ -303,6 +306,21 @@ func (f *Flow) StepDetail(c conversation.Conversation, in conversation.Inbound, 
 		det.Err = fmt.Errorf("flow %s rule %s: %w", f.name, r.id, errors.Join(errs...))
 	}
 	return res, det
+}
+
+// renderReply renders the rule's reply within Telnyx's limit of sms.MaxParts segments. A reply that quotes the
+// message (.Text) is bounded by shortening the quotation, as the seed dialog does, so the reply's own words
+// survive; anything else too long is cut with sms.Marker. Telnyx refuses a longer message, and the user would
+// get nothing.
+func (r *rule) renderReply(d *Data) (string, error) {
+	return sms.Quote(d.Text, sms.MaxParts, func(quoted string) (string, error) {
+		if quoted == d.Text {
+			return r.reply.render(d)
+		}
+		clipped := *d
+		clipped.Text = quoted
+		return r.reply.render(&clipped)
+	})
 }
 
 // apply runs the actions of a rule that sets no variables.
@@ -419,22 +437,4 @@ func cloneVars(m map[string]string) map[string]string {
 		out[k] = v
 	}
 	return out
-}
-
-// normalize is the keyword form of a message: trimmed, lower-cased and with runs of inner whitespace collapsed to
-// one space. Most messages are already in that form, so it checks before building a new string.
-func normalize(s string) string {
-	s = strings.TrimSpace(s)
-	clean := true
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		if ch >= 0x80 || ('A' <= ch && ch <= 'Z') || ch < ' ' || (ch == ' ' && i > 0 && s[i-1] == ' ') {
-			clean = false
-			break
-		}
-	}
-	if clean {
-		return s
-	}
-	return strings.Join(strings.Fields(strings.ToLower(s)), " ")
 }

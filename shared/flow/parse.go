@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/smsconv/smsconv/shared/conversation"
 )
 
 // Defaults of the optional top-level keys.
@@ -521,7 +523,7 @@ func (p *parser) compile(f *Flow, top map[string]*yaml.Node, root *yaml.Node, st
 				catchAll = rr.where
 			}
 			for _, k := range rr.keywords {
-				kw := normalize(k.Value)
+				kw := conversation.Keyword(k.Value)
 				if kw == "" {
 					p.at(k.Line, rr.where, "empty keyword (use regex: '^$' to match an empty message)")
 					continue

@@ -3,10 +3,12 @@
 package dialogtest
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/sms"
 )
 
 // Turn is one inbound message and what must come of it.
@@ -94,6 +96,35 @@ func Run(t *testing.T, d conversation.Dialog) {
 				}
 				c = res.Conversation
 				now = now.Add(time.Minute)
+			}
+		})
+	}
+}
+
+// LongEchoes are messages whose echo would be over Telnyx's 10 segments (GSM-7, UCS-2 with emoji, extension
+// characters, and one just over the limit).
+var LongEchoes = map[string]string{
+	"5000 GSM-7 characters":      strings.Repeat("x", 5000),
+	"5000 emoji":                 strings.Repeat("😀", 5000),
+	"5000 extension characters":  strings.Repeat("{", 5000),
+	"just over 10 GSM-7 parts":   strings.Repeat("y", 1530-85+1),
+	"mixed scripts and controls": strings.Repeat("héllo\n€ мир 👋 ", 400),
+}
+
+// RunBoundedEcho checks that d answers every LongEchoes message with the seed's unknown-command reply, its
+// echo shortened with sms.Marker, within sms.MaxParts segments.
+func RunBoundedEcho(t *testing.T, d conversation.Dialog) {
+	t.Helper()
+	const head, tail = "You said: '", "'\n\nI didn't understand that command. Type 'help' to see available options."
+	for name, text := range LongEchoes {
+		t.Run(name, func(t *testing.T) {
+			res := d.Step(conversation.New(Start), conversation.Inbound{Text: text}, Start)
+			if !res.HasReply || !sms.Fits(res.Reply, sms.MaxParts) {
+				t.Fatalf("reply of %d segments (has reply %v), want at most %d", sms.Count(res.Reply).Parts, res.HasReply, sms.MaxParts)
+			}
+			quoted, ok := strings.CutPrefix(res.Reply, head)
+			if quoted, ok = strings.CutSuffix(quoted, sms.Marker+tail); !ok || !strings.HasPrefix(text, quoted) || len(quoted) < 100 {
+				t.Fatalf("reply is not the unknown-command reply with a shortened echo: %.80q...", res.Reply)
 			}
 		})
 	}

@@ -1,0 +1,144 @@
+package sms_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/smsconv/smsconv/shared/sms"
+)
+
+func TestCount(t *testing.T) {
+	rep := strings.Repeat
+	tests := []struct {
+		name string
+		text string
+		want sms.Segments
+	}{
+		{"empty goes as one message", "", sms.Segments{sms.GSM7, 0, 1}},
+		{"160 GSM-7 in one segment", rep("a", 160), sms.Segments{sms.GSM7, 160, 1}},
+		{"161 GSM-7 split in two", rep("a", 161), sms.Segments{sms.GSM7, 161, 2}},
+		{"306 GSM-7 fill two parts", rep("a", 306), sms.Segments{sms.GSM7, 306, 2}},
+		{"307 GSM-7 need a third", rep("a", 307), sms.Segments{sms.GSM7, 307, 3}},
+		{"1530 GSM-7 is the 10-part maximum", rep("a", 1530), sms.Segments{sms.GSM7, 1530, 10}},
+		{"1531 GSM-7 is over it", rep("a", 1531), sms.Segments{sms.GSM7, 1531, 11}},
+		{"whole basic alphabet stays GSM-7", "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./09:;<=>?¡AZÄÖÑÜ§¿azäöñüà",
+			sms.Segments{sms.GSM7, 71, 1}},
+		{"extension characters count two", "^{}\\[~]|€\f", sms.Segments{sms.GSM7, 20, 1}},
+		{"80 braces are 160 septets", rep("{", 80), sms.Segments{sms.GSM7, 160, 1}},
+		{"81 braces split, 76 per part", rep("{", 81), sms.Segments{sms.GSM7, 162, 2}},
+		{"an escape never straddles parts", rep("a", 152) + "{" + rep("a", 152), sms.Segments{sms.GSM7, 306, 3}},
+		{"euro sign is GSM-7 (extension)", "5€", sms.Segments{sms.GSM7, 3, 1}},
+		{"lower-case c cedilla is not GSM-7", "ça", sms.Segments{sms.UCS2, 2, 1}},
+		{"backtick is not GSM-7", "`", sms.Segments{sms.UCS2, 1, 1}},
+		{"70 UCS-2 in one segment", rep("ж", 70), sms.Segments{sms.UCS2, 70, 1}},
+		{"71 UCS-2 split in two", rep("ж", 71), sms.Segments{sms.UCS2, 71, 2}},
+		{"134 UCS-2 fill two parts", rep("ж", 134), sms.Segments{sms.UCS2, 134, 2}},
+		{"135 UCS-2 need a third", rep("ж", 135), sms.Segments{sms.UCS2, 135, 3}},
+		{"670 UCS-2 is the 10-part maximum", rep("ж", 670), sms.Segments{sms.UCS2, 670, 10}},
+		{"emoji counts two units", "😀", sms.Segments{sms.UCS2, 2, 1}},
+		{"35 emoji fill one segment", rep("😀", 35), sms.Segments{sms.UCS2, 70, 1}},
+		{"36 emoji split, 33 per part", rep("😀", 36), sms.Segments{sms.UCS2, 72, 2}},
+		{"one emoji turns GSM-7 text into UCS-2", rep("a", 69) + "😀", sms.Segments{sms.UCS2, 71, 2}},
+		{"extension characters are one unit in UCS-2", "ж{€", sms.Segments{sms.UCS2, 3, 1}},
+		{"a surrogate pair never straddles parts", rep("ж", 66) + "😀" + rep("ж", 66), sms.Segments{sms.UCS2, 134, 3}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := sms.Count(tc.text); got != tc.want {
+				t.Fatalf("Count = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFit(t *testing.T) {
+	rep := strings.Repeat
+	tests := []struct {
+		name     string
+		text     string
+		wantCut  bool
+		wantKept int // characters of text kept
+	}{
+		{"short text untouched", "hello", false, 5},
+		{"exactly ten parts untouched", rep("a", 1530), false, 1530},
+		{"GSM-7 over ten parts", rep("a", 5000), true, 1527},
+		{"extension characters cut whole", rep("{", 1000), true, 759},
+		{"UCS-2 over ten parts", rep("ж", 5000), true, 667},
+		{"emoji cut whole", rep("😀", 1000), true, 329},
+		{"mixed GSM-7 and emoji", rep("ab😀", 1000), true, 498},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, cut := sms.Fit(tc.text, sms.MaxParts)
+			if cut != tc.wantCut {
+				t.Fatalf("cut = %v, want %v", cut, tc.wantCut)
+			}
+			if !utf8.ValidString(got) || !sms.Fits(got, sms.MaxParts) {
+				t.Fatalf("Fit gave %d parts (valid UTF-8 %v)", sms.Count(got).Parts, utf8.ValidString(got))
+			}
+			kept := strings.TrimSuffix(got, sms.Marker)
+			if cut != (kept != got) || !strings.HasPrefix(tc.text, kept) {
+				t.Fatalf("Fit did not keep a prefix plus marker")
+			}
+			if n := utf8.RuneCountInString(kept); n != tc.wantKept {
+				t.Fatalf("kept %d characters, want %d", n, tc.wantKept)
+			}
+			if cut && sms.Fits(tc.text[:len(kept)+len(string([]rune(tc.text[len(kept):])[0]))]+sms.Marker, sms.MaxParts) {
+				t.Fatalf("one more character would still fit: the cut is not the longest prefix")
+			}
+		})
+	}
+}
+
+func TestQuote(t *testing.T) {
+	echo := func(q string) (string, error) { return "You said: '" + q + "'\n\nI did not understand that.", nil }
+	rep := strings.Repeat
+	t.Run("short quotation untouched", func(t *testing.T) {
+		got, err := sms.Quote("hi", sms.MaxParts, echo)
+		if err != nil || got != "You said: 'hi'\n\nI did not understand that." {
+			t.Fatalf("Quote = %q, %v", got, err)
+		}
+	})
+	for _, text := range []string{rep("x", 5000), rep("😀", 5000), rep("~", 5000), rep("a", 1500)} {
+		t.Run("long quotation shortened, reply kept", func(t *testing.T) {
+			got, err := sms.Quote(text, sms.MaxParts, echo)
+			if err != nil || !sms.Fits(got, sms.MaxParts) || !strings.HasSuffix(got, sms.Marker+"'\n\nI did not understand that.") {
+				t.Fatalf("Quote gave %d parts, err %v, tail %q", sms.Count(got).Parts, err, got[max(0, len(got)-40):])
+			}
+		})
+	}
+	t.Run("reply too long even without the quotation is cut", func(t *testing.T) {
+		got, err := sms.Quote("q", 1, func(q string) (string, error) { return rep("b", 200) + q, nil })
+		if err != nil || got != rep("b", 157)+sms.Marker {
+			t.Fatalf("Quote = %q, %v", got, err)
+		}
+	})
+	t.Run("render error returned", func(t *testing.T) {
+		boom := errors.New("boom")
+		if _, err := sms.Quote("q", 1, func(string) (string, error) { return "", boom }); !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// FuzzFit: whatever the text, Fit's result goes as at most MaxParts segments, is valid UTF-8 when the input is,
+// and is the input or a prefix of it plus the marker.
+func FuzzFit(f *testing.F) {
+	for _, s := range []string{"", "hello", strings.Repeat("{", 900), strings.Repeat("😀", 400), "a€b😀c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, cut := sms.Fit(s, sms.MaxParts)
+		if !sms.Fits(got, sms.MaxParts) {
+			t.Fatalf("%d parts", sms.Count(got).Parts)
+		}
+		if utf8.ValidString(s) && !utf8.ValidString(got) {
+			t.Fatal("invalid UTF-8 out of valid input")
+		}
+		if cut && !strings.HasPrefix(s, strings.TrimSuffix(got, sms.Marker)) || !cut && got != s {
+			t.Fatal("not a prefix")
+		}
+	})
+}
