@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/nyaruka/phonenumbers"
@@ -31,6 +32,9 @@ func Normalize(s string) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if e164, ok := possible.get(digits); ok {
+		return e164, nil
+	}
 	n, err := phonenumbers.Parse("+"+digits, "")
 	if err != nil {
 		return "", fmt.Errorf("%w: %s is not a number: %s", ErrInvalid, Mask(digits), err.Error())
@@ -38,7 +42,38 @@ func Normalize(s string) (string, error) {
 	if !phonenumbers.IsPossibleNumber(n) {
 		return "", fmt.Errorf("%w: %s has no country code or a length its country does not use", ErrInvalid, Mask(digits))
 	}
-	return phonenumbers.Format(n, phonenumbers.E164), nil
+	e164 := phonenumbers.Format(n, phonenumbers.E164)
+	possible.put(digits, e164)
+	return e164, nil
+}
+
+// possible remembers numbers Normalize accepted: libphonenumber's parse costs about as much as verifying a
+// webhook's signature, and the same few numbers (ours, and each user's) arrive again and again.
+var possible = &memo{m: make(map[string]string)}
+
+// memoSize bounds the memo; when full it starts again, which costs only re-parsing.
+const memoSize = 8192
+
+// memo is a bounded, concurrency-safe map from cleaned digits to E.164.
+type memo struct {
+	mu sync.RWMutex
+	m  map[string]string
+}
+
+func (c *memo) get(k string) (string, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	v, ok := c.m[k]
+	return v, ok
+}
+
+func (c *memo) put(k, v string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= memoSize {
+		clear(c.m)
+	}
+	c.m[k] = v
 }
 
 // ParseE164 checks that s is a valid, dialable number written with + and the country code, and returns it

@@ -48,16 +48,25 @@ const gsmBasic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\
 // gsmExtension is the extension table's characters that handsets send: each costs an escape septet too.
 const gsmExtension = "\f^{}\\[~]|€"
 
-// gsmWidth maps each GSM-7 character to its septets; a character that is absent needs UCS-2.
-var gsmWidth = func() map[rune]int {
-	m := make(map[rune]int, 140)
+// asciiWidth and gsmWidth give each GSM-7 character its septets (ASCII by table, the rest by map); 0 means
+// the character needs UCS-2.
+var asciiWidth, gsmWidth = func() ([128]uint8, map[rune]uint8) {
+	var a [128]uint8
+	m := make(map[rune]uint8, 40)
+	add := func(r rune, w uint8) {
+		if r < 128 {
+			a[r] = w
+		} else {
+			m[r] = w
+		}
+	}
 	for _, r := range gsmBasic {
-		m[r] = 1
+		add(r, 1)
 	}
 	for _, r := range gsmExtension {
-		m[r] = 2
+		add(r, 2)
 	}
-	return m
+	return a, m
 }()
 
 // Segments is the size of a text as Telnyx sends it.
@@ -69,52 +78,65 @@ type Segments struct {
 	Parts int
 }
 
-// Count measures text by the rules in the package documentation.
+// packer counts the parts of a split message, never letting a character straddle two.
+type packer struct{ units, parts, used int }
+
+func (p *packer) add(w, part int) {
+	p.units += w
+	if p.used+w > part {
+		p.parts++
+		p.used = 0
+	}
+	p.used += w
+}
+
+func (p *packer) segments(enc Encoding, single int) Segments {
+	if p.units <= single {
+		return Segments{Encoding: enc, Units: p.units, Parts: 1}
+	}
+	return Segments{Encoding: enc, Units: p.units, Parts: p.parts + 1}
+}
+
+// Count measures text by the rules in the package documentation, in one pass over it.
 func Count(text string) Segments {
-	enc := encodingOf(text)
-	single, part := GSM7Single, GSM7Part
-	if enc == UCS2 {
-		single, part = UCS2Single, UCS2Part
-	}
-	s := Segments{Encoding: enc, Parts: 1}
-	used := 0 // units in the current part of a split message
+	var g, u packer
+	gsm := true
 	for _, r := range text {
-		w := width(enc, r)
-		s.Units += w
-		if used+w > part {
-			s.Parts++
-			used = 0
+		if gsm {
+			if w := gsmWidthOf(r); w > 0 {
+				g.add(w, GSM7Part)
+			} else {
+				gsm = false
+			}
 		}
-		used += w
+		if r > 0xFFFF {
+			u.add(2, UCS2Part)
+		} else {
+			u.add(1, UCS2Part)
+		}
 	}
-	if s.Units <= single {
-		s.Parts = 1
+	if gsm {
+		return g.segments(GSM7, GSM7Single)
 	}
-	return s
+	return u.segments(UCS2, UCS2Single)
 }
 
 // Fits reports whether text goes as at most maxParts segments.
-func Fits(text string, maxParts int) bool { return Count(text).Parts <= maxParts }
-
-// encodingOf is GSM7 when every character of text is in the GSM-7 tables.
-func encodingOf(text string) Encoding {
-	for _, r := range text {
-		if gsmWidth[r] == 0 {
-			return UCS2
-		}
+func Fits(text string, maxParts int) bool {
+	// Fast path for the usual short reply: a character takes at least one byte per UTF-16 unit and half a byte
+	// per septet, so 60 bytes a part fit even when every part loses a unit to a character that did not straddle.
+	if len(text) <= 60*maxParts {
+		return maxParts >= 1
 	}
-	return GSM7
+	return Count(text).Parts <= maxParts
 }
 
-// width is r's size in enc: septets, or UTF-16 code units.
-func width(enc Encoding, r rune) int {
-	switch {
-	case enc == GSM7:
-		return gsmWidth[r]
-	case r > 0xFFFF:
-		return 2
+// gsmWidthOf is r's size in septets, or 0 when r needs UCS-2.
+func gsmWidthOf(r rune) int {
+	if r < 128 {
+		return int(asciiWidth[r])
 	}
-	return 1
+	return int(gsmWidth[r])
 }
 
 // Fit returns text unchanged if it goes as at most maxParts segments, and otherwise its longest prefix (whole

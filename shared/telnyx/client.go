@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/smsconv/smsconv/shared/ids"
 )
 
 // DefaultBaseURL is Telnyx's API v2 root, used when ClientOptions.BaseURL is empty.
@@ -29,8 +31,6 @@ const (
 const (
 	// maxResponseBody bounds what is read of any response: ours are small, a misbehaving proxy's need not be.
 	maxResponseBody = 1 << 20
-	// maxIdempotencyKey is Telnyx's limit on the Idempotency-Key header.
-	maxIdempotencyKey = 255
 	// longRetryAfterFactor: a Retry-After longer than this many MaxBackoffs is handed back to the caller
 	// (who can schedule a redelivery) instead of holding a worker asleep.
 	longRetryAfterFactor = 4
@@ -238,9 +238,9 @@ func statusClass(status int) class {
 // than 4×MaxBackoff, in which case the retryable *Error is returned at once with RetryAfter set. Send stops as
 // soon as ctx is done.
 func (c *Client) Send(ctx context.Context, req SendRequest, idempotencyKey string) (SendResult, error) {
-	if idempotencyKey != "" && !validIdempotencyKey(idempotencyKey) {
+	if idempotencyKey != "" && !ids.Valid(idempotencyKey) {
 		return SendResult{}, fmt.Errorf("telnyx send: %w (%d characters; allowed: letters, digits, '_', ':', '-', at most %d)",
-			ErrInvalidIdempotencyKey, len(idempotencyKey), maxIdempotencyKey)
+			ErrInvalidIdempotencyKey, len(idempotencyKey), ids.MaxLen)
 	}
 	// Marshalled once: Telnyx requires a byte-identical body for an idempotent retry.
 	body, err := json.Marshal(req)
@@ -428,18 +428,4 @@ func (c *Client) backoff(n int) time.Duration {
 		}
 	}
 	return rand.N(ceil + 1) //nolint:gosec // jitter, not security
-}
-
-// validIdempotencyKey checks Telnyx's rule: 1 to 255 letters, digits, '_', ':' or '-'.
-func validIdempotencyKey(k string) bool {
-	if len(k) == 0 || len(k) > maxIdempotencyKey {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/phone"
 )
 
 // Messaging event types this package reads. Other types parse as a Webhook and are the caller's to route.
@@ -33,58 +34,74 @@ const (
 	StatusDeliveryFailed      = "delivery_failed"
 )
 
-// finalStatus maps each known status to whether Telnyx will report nothing further about the message.
-var finalStatus = map[string]bool{
-	StatusQueued:              false,
-	StatusSending:             false,
-	StatusSent:                false,
-	StatusExpired:             true,
-	StatusSendingFailed:       true,
-	StatusDeliveryUnconfirmed: true,
-	StatusDelivered:           true,
-	StatusDeliveryFailed:      true,
+// Bounds on what a webhook may carry. Event types, ids and numbers become parts of NATS subjects, Redis keys
+// and message ids, and text is escaped into an event; anything longer is refused as unusable rather than
+// passed on to break a publish or a key.
+const (
+	MaxEventType = 64
+	MaxID        = 128
+	MaxText      = 64 << 10 // bytes: JSON escaping may grow it six-fold, still far below NATS' 1 MiB
+	MaxMedia     = 32
+	MaxURL       = 2048
+)
+
+// Lengths at which descriptive fields, which reach no key, are cut rather than refused.
+const (
+	maxShort = 64  // content type, status, error code, autoresponse type
+	maxTitle = 512 // error title
+)
+
+// ErrUnusable is wrapped by every error saying a webhook cannot be used: whatever is wrong, sending it again
+// will not help, so a caller keeps a signed one for inspection and answers 2xx (Telnyx retries anything else).
+// The message says what is wrong, never the body.
+var ErrUnusable = errors.New("unusable webhook")
+
+// ErrMalformed is the kind of ErrUnusable for a body that is not a readable webhook at all (not JSON, no event
+// type, a required field missing); errors.Is(err, ErrUnusable) holds for it too.
+var ErrMalformed error = &classError{msg: "malformed webhook", class: ErrUnusable}
+
+// classError is a sentinel that belongs to a wider class.
+type classError struct {
+	msg   string
+	class error
 }
 
-// ErrMalformed is wrapped by every webhook parse error; the message says what is wrong, never the body.
-var ErrMalformed = errors.New("malformed webhook")
+func (e *classError) Error() string { return e.msg }
+func (e *classError) Unwrap() error { return e.class }
 
 // ErrUnexpectedEvent is returned when a payload accessor is called on a webhook of another event type.
 var ErrUnexpectedEvent = errors.New("unexpected event type")
 
 // Webhook is the envelope of one Telnyx webhook delivery. Payload is kept raw: its shape depends on EventType.
 type Webhook struct {
+	// EventType is at most MaxEventType letters, digits, '.', '_' or '-'.
 	EventType string
-	// EventID is data.id, Telnyx's id of the event (the same across redeliveries). It may be empty; the
-	// caller decides whether it can do without it.
+	// EventID is data.id, Telnyx's id of the event (the same across redeliveries): at most MaxID letters,
+	// digits, '.', '_', ':' or '-'. It may be empty; the caller decides whether it can do without it.
 	EventID    string
 	OccurredAt time.Time
 	// Attempt is meta.attempt, which counts deliveries of this event (0 when absent or unreadable).
-	Attempt     int
-	DeliveredTo string
-	Payload     json.RawMessage
+	Attempt int
+	Payload json.RawMessage
 }
 
-// InboundMessage is what this product reads from a message.received payload.
+// InboundMessage is what this product reads from a message.received payload. Every field is bounded: ids as
+// Webhook.EventID, numbers in E.164, Text at most MaxText bytes, at most MaxMedia attachments.
 type InboundMessage struct {
-	ID                 string
-	Direction          string
-	Type               string // SMS or MMS
-	From               string // payload.from.phone_number
-	To                 string // the first payload.to[].phone_number: our number
-	Text               string // may be empty for an MMS carrying only media
-	MessagingProfileID string
-	AutoresponseType   string
-	Media              []conversation.Media
-	// ReceivedAt is payload.received_at, or the event's occurred_at when that is absent.
+	ID               string
+	From             string // payload.from.phone_number, in E.164
+	To               string // the first payload.to[].phone_number, in E.164: our number
+	Text             string // may be empty for an MMS carrying only media
+	AutoresponseType string
+	Media            []conversation.Media
+	// ReceivedAt is payload.received_at, or the event's occurred_at when that is absent (conversation.ReceivedAt).
 	ReceivedAt time.Time
-	Parts      int
 }
 
 // ErrorDetail is one entry of a Telnyx errors[] array.
 type ErrorDetail struct {
-	Code   string
-	Title  string
-	Detail string
+	Code  string
+	Title string
 }
 
 // DeliveryReceipt is what this product reads from a message.sent or message.finalized payload.
@@ -92,33 +109,32 @@ type DeliveryReceipt struct {
 	MessageID string
 	// Status is payload.to[0].status, lower-cased: one of the Status... constants, or a newer value.
 	Status     string
-	To         string
 	Errors     []ErrorDetail
 	OccurredAt time.Time
 }
 
-// Final reports whether r's status is one after which Telnyx reports nothing more about the message.
-// Unknown statuses are not final.
-func (r DeliveryReceipt) Final() bool { return finalStatus[r.Status] }
-
-// envelope is the top level of a webhook, decoded in one pass. Every field type below accepts any JSON value,
-// so the only type error Unmarshal can report is a data that is not an object; a meta of the wrong shape cannot
-// make an otherwise good event unreadable.
+// envelope is the top level of a webhook, decoded in one pass. Telnyx's documentation shows events wrapped in
+// data ({"data":{"event_type",...,"payload"},"meta"}) and, on its callback reference pages, the same event at
+// the top level ({"record_type":"event","event_type",...,"payload"}), and records such as link clicks with no
+// event at all ({"record_type":"link_clicked",...}); all are read. Every field type below accepts any JSON
+// value, so the only type error Unmarshal can report is a data that is not an object.
 type envelope struct {
-	Data *dataFields `json:"data"`
-	Meta metaFields  `json:"meta"`
+	Data *eventFields `json:"data"`
+	eventFields
 }
 
-type dataFields struct {
+// eventFields are the fields of an event, in data or at the top level.
+type eventFields struct {
 	EventType  flexString      `json:"event_type"`
+	RecordType flexString      `json:"record_type"`
 	ID         flexString      `json:"id"`
 	OccurredAt flexTime        `json:"occurred_at"`
 	Payload    json.RawMessage `json:"payload"`
+	Meta       *metaFields     `json:"meta"`
 }
 
 type metaFields struct {
-	Attempt     flexInt
-	DeliveredTo flexString
+	Attempt flexInt
 }
 
 // UnmarshalJSON implements json.Unmarshaler; it never fails.
@@ -128,8 +144,7 @@ func (m *metaFields) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var f struct {
-		Attempt     flexInt    `json:"attempt"`
-		DeliveredTo flexString `json:"delivered_to"`
+		Attempt flexInt `json:"attempt"`
 	}
 	if json.Unmarshal(b, &f) == nil {
 		*m = metaFields(f)
@@ -137,8 +152,9 @@ func (m *metaFields) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// ParseWebhook reads the envelope of a webhook body. It requires a JSON object with a data object carrying a
-// non-empty event_type; everything else is read leniently and left zero when absent or of an unexpected type.
+// ParseWebhook reads the envelope of a webhook body in any of the shapes described at envelope. It requires a
+// JSON object carrying an event type (or, for a bare record, a record_type); everything else is read leniently
+// and left zero when absent or of an unexpected type. Errors wrap ErrUnusable (most of them ErrMalformed).
 func ParseWebhook(body []byte) (Webhook, error) {
 	trimmed := bytes.TrimSpace(body)
 	if len(trimmed) == 0 {
@@ -158,19 +174,71 @@ func ParseWebhook(body []byte) (Webhook, error) {
 		return Webhook{}, fmt.Errorf("%w: data is not an object", ErrMalformed)
 	case err != nil:
 		return Webhook{}, fmt.Errorf("%w: %s", ErrMalformed, err.Error())
-	case env.Data == nil:
-		return Webhook{}, fmt.Errorf("%w: missing data", ErrMalformed)
-	case env.Data.EventType == "":
-		return Webhook{}, fmt.Errorf("%w: missing data.event_type", ErrMalformed)
 	}
-	return Webhook{
-		EventType:   string(env.Data.EventType),
-		EventID:     string(env.Data.ID),
-		OccurredAt:  time.Time(env.Data.OccurredAt),
-		Attempt:     clampInt(int64(env.Meta.Attempt)),
-		DeliveredTo: string(env.Meta.DeliveredTo),
-		Payload:     env.Data.Payload,
-	}, nil
+	ev, where := env.eventFields, ""
+	if env.Data != nil {
+		ev, where = *env.Data, "data."
+	}
+	eventType := string(ev.EventType)
+	if eventType == "" && ev.RecordType != "event" && ev.RecordType != "message" {
+		eventType = string(ev.RecordType) // a bare record (link_clicked) names its kind here
+	}
+	switch {
+	case eventType == "" && env.Data == nil && env.EventType == "" && env.RecordType == "":
+		return Webhook{}, fmt.Errorf("%w: missing data", ErrMalformed)
+	case eventType == "":
+		return Webhook{}, fmt.Errorf("%w: missing %sevent_type", ErrMalformed, where)
+	}
+	if err := checkToken(where+"event_type", eventType, MaxEventType, false); err != nil {
+		return Webhook{}, err
+	}
+	if err := checkToken(where+"id", string(ev.ID), MaxID, true); err != nil && ev.ID != "" {
+		return Webhook{}, err
+	}
+	payload := ev.Payload
+	if len(payload) == 0 && ev.RecordType != "" && ev.RecordType != "event" {
+		payload = recordOf(trimmed, env.Data != nil) // the record itself is what the event is about
+	}
+	meta := env.Meta
+	if meta == nil {
+		meta = ev.Meta
+	}
+	w := Webhook{EventType: eventType, EventID: string(ev.ID), OccurredAt: time.Time(ev.OccurredAt), Payload: payload}
+	if meta != nil {
+		w.Attempt = clampInt(max(int64(meta.Attempt), 0))
+	}
+	return w, nil
+}
+
+// recordOf is the raw record of a bare-record webhook: data, or the whole body. Decoding data a second time costs
+// nothing on the usual path, which has a payload.
+func recordOf(body []byte, inData bool) json.RawMessage {
+	if !inData {
+		return body
+	}
+	var r struct {
+		Data json.RawMessage `json:"data"`
+	}
+	_ = json.Unmarshal(body, &r) // already decoded once without error
+	return r.Data
+}
+
+// checkToken refuses a value that is too long for a subject, key or id, or has characters none of them takes:
+// letters, digits, '.', '_' and '-', and ':' where colon is set.
+func checkToken(name, v string, limit int, colon bool) error {
+	if v == "" {
+		return fmt.Errorf("%w: missing %s", ErrMalformed, name)
+	}
+	if len(v) > limit {
+		return fmt.Errorf("%w: %s is %d bytes, at most %d", ErrUnusable, name, len(v), limit)
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || colon && c == ':') {
+			return fmt.Errorf("%w: %s has a character %q that ids may not have", ErrUnusable, name, c)
+		}
+	}
+	return nil
 }
 
 // requireObject reports raw, the value of field name, if it is absent or not a JSON object.
@@ -185,22 +253,19 @@ func requireObject(raw json.RawMessage, name string) error {
 }
 
 type inboundPayload struct {
-	ID                 flexString           `json:"id"`
-	Direction          flexString           `json:"direction"`
-	Type               flexString           `json:"type"`
-	From               party                `json:"from"`
-	To                 flexList[party]      `json:"to"`
-	Text               flexString           `json:"text"`
-	Media              flexList[mediaEntry] `json:"media"`
-	MessagingProfileID flexString           `json:"messaging_profile_id"`
-	AutoresponseType   flexString           `json:"autoresponse_type"`
-	ReceivedAt         flexTime             `json:"received_at"`
-	Parts              flexInt              `json:"parts"`
+	ID               flexString           `json:"id"`
+	From             party                `json:"from"`
+	To               flexList[party]      `json:"to"`
+	Text             flexString           `json:"text"`
+	Media            flexList[mediaEntry] `json:"media"`
+	AutoresponseType flexString           `json:"autoresponse_type"`
+	ReceivedAt       flexTime             `json:"received_at"`
 }
 
 // InboundMessage reads the payload of a message.received webhook. It fails (wrapping ErrMalformed) when the
-// payload id, from or to number is missing: without them the message cannot be deduplicated or answered. An
-// empty text is not an error (an MMS may carry only media).
+// payload id, from or to number is missing, and (wrapping ErrUnusable) when a field is over its bound or a
+// number is not one (phone.Normalize): such a message cannot be deduplicated, filed or answered. An empty text
+// is not an error (an MMS may carry only media).
 func (w Webhook) InboundMessage() (InboundMessage, error) {
 	if w.EventType != EventMessageReceived {
 		return InboundMessage{}, fmt.Errorf("%w: %q is not %s", ErrUnexpectedEvent, w.EventType, EventMessageReceived)
@@ -212,41 +277,57 @@ func (w Webhook) InboundMessage() (InboundMessage, error) {
 	if err := json.Unmarshal(w.Payload, &p); err != nil {
 		return InboundMessage{}, fmt.Errorf("%w: data.payload: %s", ErrMalformed, err.Error())
 	}
-	var to string
+	var to flexString
 	if len(p.To) > 0 {
-		to = string(p.To[0].PhoneNumber)
+		to = p.To[0].PhoneNumber
 	}
-	switch {
-	case p.ID == "":
-		return InboundMessage{}, fmt.Errorf("%w: missing data.payload.id", ErrMalformed)
-	case p.From.PhoneNumber == "":
-		return InboundMessage{}, fmt.Errorf("%w: missing data.payload.from.phone_number", ErrMalformed)
-	case to == "":
-		return InboundMessage{}, fmt.Errorf("%w: missing data.payload.to[0].phone_number", ErrMalformed)
+	if err := checkToken("data.payload.id", string(p.ID), MaxID, true); err != nil {
+		return InboundMessage{}, err
+	}
+	from, err := number("data.payload.from.phone_number", p.From.PhoneNumber)
+	if err != nil {
+		return InboundMessage{}, err
+	}
+	ours, err := number("data.payload.to[0].phone_number", to)
+	if err != nil {
+		return InboundMessage{}, err
+	}
+	if len(p.Text) > MaxText {
+		return InboundMessage{}, fmt.Errorf("%w: data.payload.text is %d bytes, at most %d", ErrUnusable, len(p.Text), MaxText)
+	}
+	if len(p.Media) > MaxMedia {
+		return InboundMessage{}, fmt.Errorf("%w: data.payload.media has %d entries, at most %d", ErrUnusable, len(p.Media), MaxMedia)
 	}
 	m := InboundMessage{
-		ID:                 string(p.ID),
-		Direction:          string(p.Direction),
-		Type:               string(p.Type),
-		From:               string(p.From.PhoneNumber),
-		To:                 to,
-		Text:               string(p.Text),
-		MessagingProfileID: string(p.MessagingProfileID),
-		AutoresponseType:   string(p.AutoresponseType),
-		ReceivedAt:         time.Time(p.ReceivedAt),
-		Parts:              clampInt(int64(p.Parts)),
+		ID:               string(p.ID),
+		From:             from,
+		To:               ours,
+		Text:             string(p.Text),
+		AutoresponseType: truncate(string(p.AutoresponseType), maxShort),
+		ReceivedAt:       conversation.ReceivedAt(time.Time(p.ReceivedAt), w.OccurredAt),
 	}
-	if m.ReceivedAt.IsZero() {
-		m.ReceivedAt = w.OccurredAt
-	}
-	for _, e := range p.Media {
-		// An attachment without a URL cannot be fetched or shown; keeping it would only mislead.
-		if e.URL == "" {
-			continue
+	for i, e := range p.Media {
+		switch {
+		case e.URL == "":
+			continue // an attachment without a URL cannot be fetched or shown; keeping it would only mislead
+		case len(e.URL) > MaxURL:
+			return InboundMessage{}, fmt.Errorf("%w: data.payload.media[%d].url is %d bytes, at most %d", ErrUnusable, i, len(e.URL), MaxURL)
 		}
-		m.Media = append(m.Media, conversation.Media{URL: string(e.URL), ContentType: string(e.ContentType), Size: int64(e.Size)})
+		m.Media = append(m.Media, conversation.Media{URL: string(e.URL), ContentType: truncate(string(e.ContentType), maxShort), Size: max(int64(e.Size), 0)})
 	}
 	return m, nil
+}
+
+// number normalizes a phone number field (phone.Normalize).
+func number(name string, v flexString) (string, error) {
+	if v == "" {
+		return "", fmt.Errorf("%w: missing %s", ErrMalformed, name)
+	}
+	n, err := phone.Normalize(string(v))
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %w", ErrUnusable, name, err)
+	}
+	return n, nil
 }
 
 type receiptPayload struct {
@@ -257,9 +338,12 @@ type receiptPayload struct {
 	SentAt      flexTime             `json:"sent_at"`
 }
 
+// maxErrors is how many errors[] entries a receipt keeps: only the first is recorded.
+const maxErrors = 10
+
 // DeliveryReceipt reads the payload of a message.sent or message.finalized webhook. It fails (wrapping
-// ErrMalformed) when the payload id or to[0].status is missing. OccurredAt is the event's occurred_at, or the
-// payload's completed_at or sent_at when that is absent.
+// ErrMalformed) when the payload id or to[0].status is missing, and (wrapping ErrUnusable) when the id is over
+// its bound. OccurredAt is the event's occurred_at, or the payload's completed_at or sent_at when that is absent.
 func (w Webhook) DeliveryReceipt() (DeliveryReceipt, error) {
 	if w.EventType != EventMessageSent && w.EventType != EventMessageFinalized {
 		return DeliveryReceipt{}, fmt.Errorf("%w: %q is not %s or %s", ErrUnexpectedEvent, w.EventType, EventMessageSent, EventMessageFinalized)
@@ -271,29 +355,37 @@ func (w Webhook) DeliveryReceipt() (DeliveryReceipt, error) {
 	if err := json.Unmarshal(w.Payload, &p); err != nil {
 		return DeliveryReceipt{}, fmt.Errorf("%w: data.payload: %s", ErrMalformed, err.Error())
 	}
-	r := DeliveryReceipt{MessageID: string(p.ID), OccurredAt: w.OccurredAt}
-	if len(p.To) > 0 {
-		r.To = string(p.To[0].PhoneNumber)
-		r.Status = strings.ToLower(strings.TrimSpace(string(p.To[0].Status)))
+	if err := checkToken("data.payload.id", string(p.ID), MaxID, true); err != nil {
+		return DeliveryReceipt{}, err
 	}
-	switch {
-	case r.MessageID == "":
-		return DeliveryReceipt{}, fmt.Errorf("%w: missing data.payload.id", ErrMalformed)
-	case r.Status == "":
+	r := DeliveryReceipt{
+		MessageID:  string(p.ID),
+		OccurredAt: conversation.ReceivedAt(w.OccurredAt, time.Time(p.CompletedAt), time.Time(p.SentAt)),
+	}
+	if len(p.To) > 0 {
+		r.Status = truncate(strings.ToLower(strings.TrimSpace(string(p.To[0].Status))), maxShort)
+	}
+	if r.Status == "" {
 		return DeliveryReceipt{}, fmt.Errorf("%w: missing data.payload.to[0].status", ErrMalformed)
 	}
-	for _, t := range []flexTime{p.CompletedAt, p.SentAt} {
-		if r.OccurredAt.IsZero() {
-			r.OccurredAt = time.Time(t)
-		}
-	}
 	for _, e := range p.Errors {
-		d := ErrorDetail{Code: string(e.Code), Title: string(e.Title), Detail: string(e.Detail)}
-		if d != (ErrorDetail{}) {
+		d := ErrorDetail{Code: truncate(string(e.Code), maxShort), Title: truncate(string(e.Title), maxTitle)}
+		if d != (ErrorDetail{}) && len(r.Errors) < maxErrors {
 			r.Errors = append(r.Errors, d)
 		}
 	}
 	return r, nil
+}
+
+// truncate cuts s to at most n bytes at a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // party is an entry of from or to[]: normally {phone_number, carrier, line_type, status}, but a bare string
@@ -327,6 +419,7 @@ type mediaEntry struct {
 	Size        flexInt    `json:"size"`
 }
 
+// errorEntry is an entry of errors[], in a receipt or in an API answer (client.go reads Detail).
 type errorEntry struct {
 	Code   flexString `json:"code"`
 	Title  flexString `json:"title"`
@@ -428,30 +521,46 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05",
 }
 
+// Timestamps outside [minTime, maxTime] read as absent: before Unix time they are nonsense, and after year 9999
+// json.Marshal of a time.Time fails, which would make an event impossible to encode anywhere downstream.
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC)
+)
+
 // flexTime reads a timestamp string in any of timeLayouts, or a number of Unix seconds, as UTC. Anything
-// unreadable is the zero time rather than an error: no timestamp is worth losing a message over.
+// unreadable or out of range is the zero time rather than an error: no timestamp is worth losing a message over.
 type flexTime time.Time
 
 // UnmarshalJSON implements json.Unmarshaler; it never fails.
 func (t *flexTime) UnmarshalJSON(b []byte) error {
 	*t = flexTime{}
+	var tm time.Time
 	if len(b) > 0 && (b[0] == '-' || b[0] >= '0' && b[0] <= '9') {
 		if sec := parseLenientInt(string(b)); sec != 0 {
-			*t = flexTime(time.Unix(sec, 0).UTC())
+			tm = time.Unix(sec, 0).UTC()
 		}
-		return nil
+	} else {
+		tm = parseTime(b)
 	}
+	if !tm.Before(minTime) && !tm.After(maxTime) {
+		*t = flexTime(tm)
+	}
+	return nil
+}
+
+// parseTime reads a JSON string in any of timeLayouts; anything else is the zero time.
+func parseTime(b []byte) time.Time {
 	var s flexString
 	_ = s.UnmarshalJSON(b)
 	v := strings.TrimSpace(string(s))
-	if v == "" {
-		return nil
+	if v == "" || len(v) > 64 {
+		return time.Time{}
 	}
 	for _, layout := range timeLayouts {
 		if tm, err := time.Parse(layout, v); err == nil {
-			*t = flexTime(tm.UTC())
-			return nil
+			return tm.UTC()
 		}
 	}
-	return nil
+	return time.Time{}
 }

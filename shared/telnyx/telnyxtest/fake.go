@@ -20,6 +20,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/smsconv/smsconv/shared/ids"
 )
 
 // Limits of the fake, matching Telnyx's where Telnyx documents one.
@@ -29,7 +31,7 @@ const (
 	// IdempotencyTTL is how long a successful response is replayed for its Idempotency-Key.
 	IdempotencyTTL = 24 * time.Hour
 	// MaxIdempotencyKeyLength is the longest Idempotency-Key accepted.
-	MaxIdempotencyKeyLength = 255
+	MaxIdempotencyKeyLength = ids.MaxLen
 
 	maxBodyBytes  = 1 << 20
 	maxURLLength  = 2000
@@ -352,7 +354,7 @@ func (f *Fake) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	key := r.Header.Get("Idempotency-Key")
-	if r.Header.Values("Idempotency-Key") != nil && !validIdempotencyKey(key) {
+	if r.Header.Values("Idempotency-Key") != nil && !ids.Valid(key) {
 		newFailure(http.StatusUnprocessableEntity, CodeBadRequest, fmt.Sprintf(
 			"The Idempotency-Key header must be 1 to %d letters, digits, '_', ':' or '-'.", MaxIdempotencyKeyLength)).write(w)
 		return
@@ -380,21 +382,6 @@ func (f *Fake) authenticate(header string) (string, bool) {
 		return "", false
 	}
 	return token, true
-}
-
-// validIdempotencyKey applies Telnyx's rule: letters, digits, '_', ':' and '-', up to 255 characters.
-func validIdempotencyKey(k string) bool {
-	if k == "" || len(k) > MaxIdempotencyKeyLength {
-		return false
-	}
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':' || c == '-'
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // sendResult is the outcome of one send: a failure, or a response (new or replayed).

@@ -11,6 +11,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/store"
 )
@@ -91,14 +92,5 @@ func (s *Server) send(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, sendResponse{ID: id, Status: store.StatusQueued, From: from, To: to, Text: req.Message})
 }
 
-func validKey(k string) bool {
-	if len(k) > 200 {
-		return false
-	}
-	for _, c := range []byte(k) {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
+// validKey: a Telnyx-safe key (ids.Valid) short enough to stay one with the "snd_" prefix.
+func validKey(k string) bool { return len(k) <= 200 && ids.Valid(k) }

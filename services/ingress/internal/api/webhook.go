@@ -97,9 +97,6 @@ func (s *Server) webhook(c echo.Context) (err error) {
 		Text: in.Text, Media: in.Media, ReceivedAt: in.ReceivedAt, AcceptedAt: now, Attempt: wh.Attempt,
 		AutoresponseType: in.AutoresponseType,
 	}
-	if m.ReceivedAt.IsZero() {
-		m.ReceivedAt = wh.OccurredAt
-	}
 	dup, err := s.publish(r.Context(), events.ConversationSubject(m.OurNumber, m.UserNumber), wh.EventID, m.Encode())
 	if err != nil {
 		log.Warn("queue unavailable", "err", err)
