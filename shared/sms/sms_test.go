@@ -2,6 +2,7 @@ package sms_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -17,12 +18,6 @@ func TestCount(t *testing.T) {
 		want sms.Segments
 	}{
 		{"empty goes as one message", "", sms.Segments{sms.GSM7, 0, 1}},
-		{"160 GSM-7 in one segment", rep("a", 160), sms.Segments{sms.GSM7, 160, 1}},
-		{"161 GSM-7 split in two", rep("a", 161), sms.Segments{sms.GSM7, 161, 2}},
-		{"306 GSM-7 fill two parts", rep("a", 306), sms.Segments{sms.GSM7, 306, 2}},
-		{"307 GSM-7 need a third", rep("a", 307), sms.Segments{sms.GSM7, 307, 3}},
-		{"1530 GSM-7 is the 10-part maximum", rep("a", 1530), sms.Segments{sms.GSM7, 1530, 10}},
-		{"1531 GSM-7 is over it", rep("a", 1531), sms.Segments{sms.GSM7, 1531, 11}},
 		{"whole basic alphabet stays GSM-7", "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./09:;<=>?¡AZÄÖÑÜ§¿azäöñüà",
 			sms.Segments{sms.GSM7, 71, 1}},
 		{"extension characters count two", "^{}\\[~]|€\f", sms.Segments{sms.GSM7, 20, 1}},
@@ -32,11 +27,6 @@ func TestCount(t *testing.T) {
 		{"euro sign is GSM-7 (extension)", "5€", sms.Segments{sms.GSM7, 3, 1}},
 		{"lower-case c cedilla is not GSM-7", "ça", sms.Segments{sms.UCS2, 2, 1}},
 		{"backtick is not GSM-7", "`", sms.Segments{sms.UCS2, 1, 1}},
-		{"70 UCS-2 in one segment", rep("ж", 70), sms.Segments{sms.UCS2, 70, 1}},
-		{"71 UCS-2 split in two", rep("ж", 71), sms.Segments{sms.UCS2, 71, 2}},
-		{"134 UCS-2 fill two parts", rep("ж", 134), sms.Segments{sms.UCS2, 134, 2}},
-		{"135 UCS-2 need a third", rep("ж", 135), sms.Segments{sms.UCS2, 135, 3}},
-		{"670 UCS-2 is the 10-part maximum", rep("ж", 670), sms.Segments{sms.UCS2, 670, 10}},
 		{"emoji counts two units", "😀", sms.Segments{sms.UCS2, 2, 1}},
 		{"35 emoji fill one segment", rep("😀", 35), sms.Segments{sms.UCS2, 70, 1}},
 		{"36 emoji split, 33 per part", rep("😀", 36), sms.Segments{sms.UCS2, 72, 2}},
@@ -50,6 +40,26 @@ func TestCount(t *testing.T) {
 				t.Fatalf("Count = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestCountEdges: the published edges of both encodings, 160/161 and 70/71 characters and the split sizes.
+func TestCountEdges(t *testing.T) {
+	for _, e := range []struct {
+		char         string
+		enc          sms.Encoding
+		single, part int
+	}{{"a", sms.GSM7, 160, 153}, {"ж", sms.UCS2, 70, 67}} {
+		for _, c := range []struct{ n, parts int }{
+			{e.single, 1}, {e.single + 1, 2}, {2 * e.part, 2}, {2*e.part + 1, 3}, {10 * e.part, 10}, {10*e.part + 1, 11},
+		} {
+			t.Run(fmt.Sprintf("%d %s", c.n, e.enc), func(t *testing.T) {
+				want := sms.Segments{Encoding: e.enc, Units: c.n, Parts: c.parts}
+				if got := sms.Count(strings.Repeat(e.char, c.n)); got != want {
+					t.Fatalf("Count = %+v, want %+v", got, want)
+				}
+			})
+		}
 	}
 }
 

@@ -204,15 +204,7 @@ func FuzzParseWebhook(f *testing.F) {
 				t.Fatalf("unbounded message: %d-byte id, from %q, to %q, %d-byte text, %d media", len(m.ID), m.From, m.To, len(m.Text), len(m.Media))
 			}
 			checkTime(t, m.ReceivedAt)
-			var back telnyx.InboundMessage
-			roundTrip(t, m, &back)
-			if !m.ReceivedAt.Equal(back.ReceivedAt) {
-				t.Fatalf("ReceivedAt %v came back %v", m.ReceivedAt, back.ReceivedAt)
-			}
-			back.ReceivedAt = m.ReceivedAt
-			if !reflect.DeepEqual(normMedia(m), normMedia(back)) {
-				t.Fatalf("message did not come back equal:\n%+v\n%+v", m, back)
-			}
+			roundTrip(t, m, normMedia)
 		} else if !errors.Is(err, telnyx.ErrUnusable) && !errors.Is(err, telnyx.ErrUnexpectedEvent) {
 			t.Fatalf("InboundMessage error %v is not classified", err)
 		}
@@ -221,15 +213,7 @@ func FuzzParseWebhook(f *testing.F) {
 				t.Fatalf("unbounded receipt: %+v", r)
 			}
 			checkTime(t, r.OccurredAt)
-			var back telnyx.DeliveryReceipt
-			roundTrip(t, r, &back)
-			if !r.OccurredAt.Equal(back.OccurredAt) {
-				t.Fatalf("OccurredAt %v came back %v", r.OccurredAt, back.OccurredAt)
-			}
-			back.OccurredAt = r.OccurredAt
-			if !reflect.DeepEqual(r, back) {
-				t.Fatalf("receipt did not come back equal:\n%+v\n%+v", r, back)
-			}
+			roundTrip(t, r, func(r telnyx.DeliveryReceipt) telnyx.DeliveryReceipt { return r })
 		} else if !errors.Is(err, telnyx.ErrUnusable) && !errors.Is(err, telnyx.ErrUnexpectedEvent) {
 			t.Fatalf("DeliveryReceipt error %v is not classified", err)
 		}
@@ -243,14 +227,20 @@ func checkTime(tb testing.TB, tm time.Time) {
 	}
 }
 
-func roundTrip(tb testing.TB, v, back any) {
+// roundTrip encodes v to JSON and decodes it back, requiring the same value (times included: parsed times are
+// UTC, which JSON keeps exactly). norm evens out what JSON cannot tell apart.
+func roundTrip[T any](tb testing.TB, v T, norm func(T) T) {
 	tb.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
 		tb.Fatalf("encode: %v", err)
 	}
-	if err := json.Unmarshal(b, back); err != nil {
+	var back T
+	if err := json.Unmarshal(b, &back); err != nil {
 		tb.Fatalf("decode: %v", err)
+	}
+	if !reflect.DeepEqual(norm(v), norm(back)) {
+		tb.Fatalf("did not come back equal:\n%+v\n%+v", v, back)
 	}
 }
 
