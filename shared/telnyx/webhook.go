@@ -76,8 +76,8 @@ var ErrUnexpectedEvent = errors.New("unexpected event type")
 type Webhook struct {
 	// EventType is at most MaxEventType letters, digits, '.', '_' or '-'.
 	EventType string
-	// EventID is data.id, Telnyx's id of the event (the same across redeliveries): at most MaxID letters,
-	// digits, '.', '_', ':' or '-'. It may be empty; the caller decides whether it can do without it.
+	// EventID is data.id, Telnyx's id of the event (the same across redeliveries): at most MaxID printable
+	// ASCII characters, no space. It may be empty; the caller decides whether it can do without it.
 	EventID    string
 	OccurredAt time.Time
 	// Attempt is meta.attempt, which counts deliveries of this event (0 when absent or unreadable).
@@ -223,9 +223,10 @@ func recordOf(body []byte, inData bool) json.RawMessage {
 	return r.Data
 }
 
-// checkToken refuses a value that is too long for a subject, key or id, or has characters none of them takes:
-// letters, digits, '.', '_' and '-', and ':' where colon is set.
-func checkToken(name, v string, limit int, colon bool) error {
+// checkToken refuses a value that is too long for a subject, key or id, or has a character that would break
+// one: an event type (part of a subject) may have letters, digits, '.', '_' and '-'; an id (a message id header,
+// a key) any printable ASCII but space, which excludes the CR and LF that would end a header.
+func checkToken(name, v string, limit int, id bool) error {
 	if v == "" {
 		return fmt.Errorf("%w: missing %s", ErrMalformed, name)
 	}
@@ -234,8 +235,13 @@ func checkToken(name, v string, limit int, colon bool) error {
 	}
 	for i := 0; i < len(v); i++ {
 		c := v[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-' || colon && c == ':') {
-			return fmt.Errorf("%w: %s has a character %q that ids may not have", ErrUnusable, name, c)
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-'
+		switch {
+		case ok || id && c > ' ' && c < 0x7F:
+		case c >= 0x80:
+			return fmt.Errorf("%w: %s has a non-ASCII character", ErrUnusable, name)
+		default:
+			return fmt.Errorf("%w: %s has a character %q that it may not have", ErrUnusable, name, c)
 		}
 	}
 	return nil
