@@ -32,6 +32,9 @@ func FuzzDefaultMatchesSeed(f *testing.F) {
 		"{{ .Text }}", "'", "héllo 👋"} {
 		f.Add(s, uint8(0), uint8(3))
 	}
+	for _, s := range dialogtest.LongEchoes { // both bound the echo the same way
+		f.Add(s, uint8(1), uint8(2))
+	}
 	states := []string{conversation.StateNew, conversation.StateGreeted, conversation.StateInformed,
 		conversation.StateReset, conversation.StateEnded}
 	f.Fuzz(func(t *testing.T, text string, state, count uint8) {
