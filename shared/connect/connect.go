@@ -1,9 +1,11 @@
-// Package connect opens the connections both services need: NATS JetStream and Redis, with timeouts,
-// reconnects and logging set the same way everywhere.
+// Package connect opens the connections the services need, NATS JetStream and Redis, with timeouts,
+// reconnects and logging set the same way everywhere. While a dependency is unreachable at start it says so
+// every few seconds, naming the URL, instead of waiting in silence.
 package connect
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -11,27 +13,84 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsconv/smsconv/shared/envconfig"
 )
 
-// NATS connects to url and returns the connection and its JetStream context. The connection retries the
-// first connect and reconnects forever: while NATS is down, publishes fail fast and the services say so.
-func NATS(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
-	nc, err := nats.Connect(url,
-		nats.Name(name),
-		nats.Timeout(5*time.Second),
-		nats.RetryOnFailedConnect(true),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(500*time.Millisecond),
-		nats.ReconnectBufSize(-1), // do not buffer publishes while disconnected: fail them, callers answer 503
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", "component", "nats", "err", err)
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info("nats reconnected", "component", "nats", "url", c.ConnectedUrlRedacted())
-		}),
-	)
+// DefaultRetryEvery is the pause between two attempts to reach a dependency at start.
+const DefaultRetryEvery = 2 * time.Second
+
+// Options say how connections report and retry.
+type Options struct {
+	// Log receives the waiting lines and the clients' own messages.
+	Log *slog.Logger
+	// RetryEvery is the pause between attempts at start; zero means DefaultRetryEvery.
+	RetryEvery time.Duration
+}
+
+// permanentError stops Retry at once.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+// Permanent marks err as one that retrying cannot fix: Retry returns it at once.
+func Permanent(err error) error { return permanentError{err} }
+
+// Retry calls attempt until it succeeds, returns an error marked Permanent, or ctx ends. Each failure is
+// logged as "waiting for <what> (attempt n: err)"; the final error names what and carries the last failure.
+func Retry(ctx context.Context, o Options, what string, attempt func(context.Context) error) error {
+	every := o.RetryEvery
+	if every <= 0 {
+		every = DefaultRetryEvery
+	}
+	for n := 1; ; n++ {
+		err := attempt(ctx)
+		if err == nil {
+			if n > 1 {
+				o.Log.Info("reached "+what, "component", "connect", "attempts", n)
+			}
+			return nil
+		}
+		if pe := (permanentError{}); errors.As(err, &pe) {
+			return fmt.Errorf("%s: %w", what, pe.err)
+		}
+		o.Log.Warn(fmt.Sprintf("waiting for %s (attempt %d: %v)", what, n, err), "component", "connect")
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: not reachable after %d attempts (%w): %w", what, n, context.Cause(ctx), err)
+		case <-time.After(every):
+		}
+	}
+}
+
+// NATS connects to url and returns the connection and its JetStream context. It waits (see Retry) until
+// the server answers or ctx ends; once connected, it reconnects forever. While NATS is down later, publishes
+// fail fast and the services answer 503.
+func NATS(ctx context.Context, rawURL, name string, o Options) (*nats.Conn, jetstream.JetStream, error) {
+	var nc *nats.Conn
+	err := Retry(ctx, o, "NATS at "+envconfig.RedactURL(rawURL), func(context.Context) error {
+		c, err := nats.Connect(rawURL,
+			nats.Name(name),
+			nats.Timeout(5*time.Second),
+			nats.MaxReconnects(-1),
+			nats.ReconnectWait(500*time.Millisecond),
+			nats.ReconnectBufSize(-1), // do not buffer publishes while disconnected: fail them, callers answer 503
+			nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+				if err == nil {
+					return // a Close or Drain we asked for, not an outage
+				}
+				o.Log.Warn("nats disconnected", "component", "nats", "err", err)
+			}),
+			nats.ReconnectHandler(func(c *nats.Conn) {
+				o.Log.Info("nats reconnected", "component", "nats", "url", c.ConnectedUrlRedacted())
+			}),
+		)
+		nc = c
+		return err
+	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect nats: %w", err)
+		return nil, nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -41,13 +100,20 @@ func NATS(url, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, 
 	return nc, js, nil
 }
 
-// WaitConnected waits until nc is connected or ctx ends.
-func WaitConnected(ctx context.Context, nc *nats.Conn) error {
-	for !nc.IsConnected() {
+// Drain drains nc (in-flight messages are handled, subscriptions end) and waits until it is closed or
+// ctx ends; then it closes it.
+func Drain(ctx context.Context, nc *nats.Conn) error {
+	defer nc.Close()
+	if err := nc.Drain(); err != nil {
+		return fmt.Errorf("nats drain: %w", err)
+	}
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !nc.IsClosed() {
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("nats not reachable: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+			return fmt.Errorf("nats drain: %w", ctx.Err())
+		case <-t.C:
 		}
 	}
 	return nil
@@ -61,10 +127,11 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
 }
 
-// Redis parses a redis:// URL and returns a client with bounded timeouts; go-redis logs through log.
-func Redis(url string, log *slog.Logger) (*redis.Client, error) {
-	redis.SetLogger(redisLog{log: log})
-	opt, err := redis.ParseURL(url)
+// Redis parses a redis:// URL and returns a client with bounded timeouts once the server answers a PING
+// (waiting as Retry does). go-redis logs through o.Log.
+func Redis(ctx context.Context, rawURL string, o Options) (*redis.Client, error) {
+	redis.SetLogger(redisLog{log: o.Log})
+	opt, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
@@ -72,5 +139,13 @@ func Redis(url string, log *slog.Logger) (*redis.Client, error) {
 	opt.ReadTimeout = 2 * time.Second
 	opt.WriteTimeout = 2 * time.Second
 	opt.MaxRetries = 1
-	return redis.NewClient(opt), nil
+	rdb := redis.NewClient(opt)
+	err = Retry(ctx, o, "Redis at "+envconfig.RedactURL(rawURL), func(ctx context.Context) error {
+		return rdb.Ping(ctx).Err()
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	return rdb, nil
 }

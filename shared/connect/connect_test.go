@@ -1,0 +1,143 @@
+package connect_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/smsconv/smsconv/shared/connect"
+	"github.com/smsconv/smsconv/shared/natstest"
+	"github.com/smsconv/smsconv/shared/redistest"
+)
+
+// logWatch is a log destination that lets a test wait for a line.
+type logWatch struct {
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	added chan struct{}
+}
+
+func newLogWatch() *logWatch { return &logWatch{added: make(chan struct{}, 1)} }
+
+func (w *logWatch) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	select {
+	case w.added <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (w *logWatch) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// waitFor blocks until the log holds want.
+func (w *logWatch) waitFor(tb testing.TB, want string) {
+	tb.Helper()
+	timeout := time.After(30 * time.Second)
+	for !strings.Contains(w.String(), want) {
+		select {
+		case <-w.added:
+		case <-timeout:
+			tb.Fatalf("log never said %q:\n%s", want, w.String())
+		}
+	}
+}
+
+func options(w *logWatch) connect.Options {
+	return connect.Options{Log: slog.New(slog.NewTextHandler(w, nil)), RetryEvery: 10 * time.Millisecond}
+}
+
+func TestNATSWaitsForTheServerAndSaysSo(t *testing.T) {
+	srv := natstest.Start(t)
+	srv.Stop()
+	logs := newLogWatch()
+	type result struct{ err error }
+	done := make(chan result, 1)
+	go func() {
+		nc, _, err := connect.NATS(context.Background(), srv.URL, "test", options(logs))
+		if err == nil {
+			err = connect.Drain(context.Background(), nc)
+		}
+		done <- result{err}
+	}()
+	logs.waitFor(t, "waiting for NATS at "+srv.URL+" (attempt 2: ")
+	srv.Restart()
+	if r := <-done; r.err != nil {
+		t.Fatalf("connect after restart: %v", r.err)
+	}
+	if out := logs.String(); strings.Contains(out, "nats disconnected") || !strings.Contains(out, "reached NATS at "+srv.URL) {
+		t.Fatalf("logs:\n%s", out)
+	}
+}
+
+func TestNATSGivesUpNamingTheURL(t *testing.T) {
+	srv := natstest.Start(t)
+	srv.Stop()
+	logs := newLogWatch()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := connect.NATS(ctx, srv.URL, "test", options(logs))
+		done <- err
+	}()
+	logs.waitFor(t, "(attempt 2: ")
+	cancel()
+	err := <-done
+	if err == nil || !strings.Contains(err.Error(), "NATS at "+srv.URL+": not reachable after") || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestRedisWaitsAndGivesUpNamingTheURL(t *testing.T) {
+	srv := redistest.Start(t)
+	srv.Kill()
+	logs := newLogWatch()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := connect.Redis(ctx, srv.URL, options(logs))
+		done <- err
+	}()
+	logs.waitFor(t, "waiting for Redis at "+srv.URL+" (attempt 2: ")
+	cancel()
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "Redis at "+srv.URL) {
+		t.Fatalf("err = %v", err)
+	}
+
+	srv.Restart()
+	rdb, err := connect.Redis(context.Background(), srv.URL, options(logs))
+	if err != nil {
+		t.Fatalf("connect to a running redis: %v", err)
+	}
+	_ = rdb.Close()
+}
+
+func TestRetryStopsAtAPermanentError(t *testing.T) {
+	logs := newLogWatch()
+	calls := 0
+	boom := errors.New("partition mismatch")
+	err := connect.Retry(context.Background(), options(logs), "streams", func(context.Context) error {
+		calls++
+		if calls < 3 {
+			return errors.New("timeout")
+		}
+		return connect.Permanent(boom)
+	})
+	if !errors.Is(err, boom) || calls != 3 || !strings.Contains(err.Error(), "streams: partition mismatch") {
+		t.Fatalf("err = %v after %d calls", err, calls)
+	}
+	if got := strings.Count(logs.String(), "waiting for streams"); got != 2 {
+		t.Fatalf("%d waiting lines, want 2:\n%s", got, logs.String())
+	}
+}
