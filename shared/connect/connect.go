@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -70,8 +71,12 @@ func Retry(ctx context.Context, o Options, what string, attempt func(context.Con
 func NATS(ctx context.Context, rawURL, name string, o Options) (*nats.Conn, jetstream.JetStream, error) {
 	var nc *nats.Conn
 	err := Retry(ctx, o, "NATS at "+envconfig.RedactURL(rawURL), func(context.Context) error {
+		// nats.go reports a failed first connect as "no servers available"; the dialer keeps the reason
+		// (connection refused, no such host) for the waiting line.
+		d := &recordingDialer{Dialer: net.Dialer{Timeout: 5 * time.Second}}
 		c, err := nats.Connect(rawURL,
 			nats.Name(name),
+			nats.SetCustomDialer(d),
 			nats.Timeout(5*time.Second),
 			nats.MaxReconnects(-1),
 			nats.ReconnectWait(500*time.Millisecond),
@@ -87,6 +92,9 @@ func NATS(ctx context.Context, rawURL, name string, o Options) (*nats.Conn, jets
 			}),
 		)
 		nc = c
+		if err != nil && d.err != nil {
+			return d.err
+		}
 		return err
 	})
 	if err != nil {
@@ -98,6 +106,20 @@ func NATS(ctx context.Context, rawURL, name string, o Options) (*nats.Conn, jets
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return nc, js, nil
+}
+
+// recordingDialer keeps the last dial error.
+type recordingDialer struct {
+	net.Dialer
+	err error
+}
+
+func (d *recordingDialer) Dial(network, address string) (net.Conn, error) {
+	c, err := d.Dialer.Dial(network, address) //nolint:noctx // nats.CustomDialer has no context; Timeout bounds it
+	if err != nil {
+		d.err = err
+	}
+	return c, err
 }
 
 // Drain drains nc (in-flight messages are handled, subscriptions end) and waits until it is closed or

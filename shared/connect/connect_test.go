@@ -1,67 +1,27 @@
 package connect_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/smsconv/smsconv/shared/connect"
 	"github.com/smsconv/smsconv/shared/natstest"
+	"github.com/smsconv/smsconv/shared/platform/platformtest"
 	"github.com/smsconv/smsconv/shared/redistest"
 )
 
-// logWatch is a log destination that lets a test wait for a line.
-type logWatch struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	added chan struct{}
-}
-
-func newLogWatch() *logWatch { return &logWatch{added: make(chan struct{}, 1)} }
-
-func (w *logWatch) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf.Write(p)
-	select {
-	case w.added <- struct{}{}:
-	default:
-	}
-	return len(p), nil
-}
-
-func (w *logWatch) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
-}
-
-// waitFor blocks until the log holds want.
-func (w *logWatch) waitFor(tb testing.TB, want string) {
-	tb.Helper()
-	timeout := time.After(30 * time.Second)
-	for !strings.Contains(w.String(), want) {
-		select {
-		case <-w.added:
-		case <-timeout:
-			tb.Fatalf("log never said %q:\n%s", want, w.String())
-		}
-	}
-}
-
-func options(w *logWatch) connect.Options {
+func options(w *platformtest.Logs) connect.Options {
 	return connect.Options{Log: slog.New(slog.NewTextHandler(w, nil)), RetryEvery: 10 * time.Millisecond}
 }
 
 func TestNATSWaitsForTheServerAndSaysSo(t *testing.T) {
 	srv := natstest.Start(t)
 	srv.Stop()
-	logs := newLogWatch()
+	logs := platformtest.NewLogs()
 	type result struct{ err error }
 	done := make(chan result, 1)
 	go func() {
@@ -71,7 +31,7 @@ func TestNATSWaitsForTheServerAndSaysSo(t *testing.T) {
 		}
 		done <- result{err}
 	}()
-	logs.waitFor(t, "waiting for NATS at "+srv.URL+" (attempt 2: ")
+	logs.WaitFor(t, "waiting for NATS at "+srv.URL+" (attempt 2: ")
 	srv.Restart()
 	if r := <-done; r.err != nil {
 		t.Fatalf("connect after restart: %v", r.err)
@@ -84,14 +44,14 @@ func TestNATSWaitsForTheServerAndSaysSo(t *testing.T) {
 func TestNATSGivesUpNamingTheURL(t *testing.T) {
 	srv := natstest.Start(t)
 	srv.Stop()
-	logs := newLogWatch()
+	logs := platformtest.NewLogs()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := connect.NATS(ctx, srv.URL, "test", options(logs))
 		done <- err
 	}()
-	logs.waitFor(t, "(attempt 2: ")
+	logs.WaitFor(t, "(attempt 2: ")
 	cancel()
 	err := <-done
 	if err == nil || !strings.Contains(err.Error(), "NATS at "+srv.URL+": not reachable after") || !errors.Is(err, context.Canceled) {
@@ -102,14 +62,14 @@ func TestNATSGivesUpNamingTheURL(t *testing.T) {
 func TestRedisWaitsAndGivesUpNamingTheURL(t *testing.T) {
 	srv := redistest.Start(t)
 	srv.Kill()
-	logs := newLogWatch()
+	logs := platformtest.NewLogs()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		_, err := connect.Redis(ctx, srv.URL, options(logs))
 		done <- err
 	}()
-	logs.waitFor(t, "waiting for Redis at "+srv.URL+" (attempt 2: ")
+	logs.WaitFor(t, "waiting for Redis at "+srv.URL+" (attempt 2: ")
 	cancel()
 	if err := <-done; err == nil || !strings.Contains(err.Error(), "Redis at "+srv.URL) {
 		t.Fatalf("err = %v", err)
@@ -124,7 +84,7 @@ func TestRedisWaitsAndGivesUpNamingTheURL(t *testing.T) {
 }
 
 func TestRetryStopsAtAPermanentError(t *testing.T) {
-	logs := newLogWatch()
+	logs := platformtest.NewLogs()
 	calls := 0
 	boom := errors.New("partition mismatch")
 	err := connect.Retry(context.Background(), options(logs), "streams", func(context.Context) error {

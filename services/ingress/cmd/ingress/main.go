@@ -1,33 +1,45 @@
 // Command ingress receives Telnyx webhooks, verifies them and queues them in NATS JetStream, and serves the
-// send and inspection API.
+// send and inspection API. `ingress -h` lists its environment variables.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/smsconv/smsconv/services/ingress/internal/app"
 	"github.com/smsconv/smsconv/services/ingress/internal/config"
+	"github.com/smsconv/smsconv/shared/platform"
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ingress:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	return app.Run(ctx, cfg, version, os.Stderr)
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	return platform.Command{
+		Name:     "ingress",
+		Summary:  "verifies Telnyx webhooks, queues them in NATS JetStream and serves the send and inspection API",
+		Version:  version,
+		Defaults: config.Defaults(),
+		Serve: func(ctx context.Context, environ []string, stderr io.Writer) error {
+			cfg, err := config.Load(environ)
+			if err != nil {
+				return err
+			}
+			return app.Run(ctx, cfg, version, stderr)
+		},
+	}.Run(ctx, args, environ, stdout, stderr)
 }
