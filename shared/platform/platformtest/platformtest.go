@@ -5,7 +5,9 @@ package platformtest
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -47,11 +49,8 @@ func (l *Logs) WaitFor(tb testing.TB, want string) string {
 	tb.Helper()
 	timeout := time.After(time.Minute)
 	for {
-		sc := bufio.NewScanner(strings.NewReader(l.String()))
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), want) {
-				return sc.Text()
-			}
+		if line, ok := l.find(want); ok {
+			return line
 		}
 		select {
 		case <-l.added:
@@ -59,6 +58,18 @@ func (l *Logs) WaitFor(tb testing.TB, want string) string {
 			tb.Fatalf("log never said %q:\n%s", want, l.String())
 		}
 	}
+}
+
+// find returns the first line containing want.
+func (l *Logs) find(want string) (string, bool) {
+	sc := bufio.NewScanner(strings.NewReader(l.String()))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), want) {
+			return sc.Text(), true
+		}
+	}
+	return "", false
 }
 
 // Field returns a string field of a JSON log line ("" if absent).
@@ -70,4 +81,61 @@ func Field(tb testing.TB, line, key string) string {
 	}
 	s, _ := rec[key].(string)
 	return s
+}
+
+// Running is a service started by a test with Start.
+type Running struct {
+	// Logs is what it logged; Ready is its ready line.
+	Logs   *Logs
+	Ready  string
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Start runs run (a service's run function, logging JSON to logOut) in the background and waits until it
+// logs "<name> ready". The service is stopped when the test ends, if the test did not stop it.
+func Start(tb testing.TB, name string, run func(ctx context.Context, logOut io.Writer) error) *Running {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &Running{Logs: NewLogs(), cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- run(ctx, r.Logs) }()
+	tb.Cleanup(func() { cancel(); err := <-r.done; r.done <- err })
+	timeout := time.After(time.Minute)
+	for {
+		if line, ok := r.Logs.find(`"msg":"` + name + ` ready"`); ok {
+			r.Ready = line
+			return r
+		}
+		select {
+		case <-r.Logs.added:
+		case err := <-r.done:
+			r.done <- err
+			tb.Fatalf("%s stopped before ready: %v\n%s", name, err, r.Logs.String())
+		case <-timeout:
+			tb.Fatalf("%s not ready within a minute:\n%s", name, r.Logs.String())
+		}
+	}
+}
+
+// Addr is the bound address the ready line gives for an HTTP component.
+func (r *Running) Addr(tb testing.TB, component string) string {
+	tb.Helper()
+	return Field(tb, r.Ready, component)
+}
+
+// Stop cancels the service as SIGTERM does, fails the test unless it stopped cleanly, and returns its log.
+// A clean stop logs no disconnection warning.
+func (r *Running) Stop(tb testing.TB) string {
+	tb.Helper()
+	r.cancel()
+	err := <-r.done
+	r.done <- err
+	out := r.Logs.String()
+	if err != nil {
+		tb.Fatalf("stopped with %v\n%s", err, out)
+	}
+	if strings.Contains(out, "nats disconnected") || !strings.Contains(out, `"msg":"stopped"`) {
+		tb.Fatalf("not a clean stop:\n%s", out)
+	}
+	return out
 }

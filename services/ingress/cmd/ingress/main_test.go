@@ -58,14 +58,10 @@ func TestServesUntilCancelled(t *testing.T) {
 	pub, _, _ := ed25519.GenerateKey(nil)
 	environ := []string{"NATS_URL=" + nats.URL, "REDIS_URL=" + redis.URL, "HTTP_ADDR=127.0.0.1:0",
 		"TELNYX_PUBLIC_KEY=" + base64.StdEncoding.EncodeToString(pub), "ADMIN_TOKEN=s3cret-token"}
-	logs := platformtest.NewLogs()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, nil, environ, io.Discard, logs) }()
-
-	addr := platformtest.Field(t, logs.WaitFor(t, `"msg":"ingress ready"`), "http")
-	resp, err := http.Get("http://" + addr + "/readyz") //nolint:noctx // a test's one request
+	svc := platformtest.Start(t, "ingress", func(ctx context.Context, logOut io.Writer) error {
+		return run(ctx, nil, environ, io.Discard, logOut)
+	})
+	resp, err := http.Get("http://" + svc.Addr(t, "http") + "/readyz") //nolint:noctx // a test's one request
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,17 +69,9 @@ func TestServesUntilCancelled(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("/readyz answered %d", resp.StatusCode)
 	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("run: %v", err)
-	}
-	out := logs.String()
-	for _, unwanted := range []string{"s3cret-token", "nats disconnected", `"timeout":15`} {
-		if strings.Contains(out, unwanted) {
-			t.Errorf("log holds %q:\n%s", unwanted, out)
-		}
-	}
-	if !strings.Contains(out, `"ADMIN_TOKEN":"***"`) || !strings.Contains(out, `"msg":"stopped"`) {
-		t.Errorf("log lacks the masked configuration or the stop:\n%s", out)
+	out := svc.Stop(t)
+	if strings.Contains(out, "s3cret-token") || !strings.Contains(out, `"ADMIN_TOKEN":"***"`) ||
+		!strings.Contains(out, `"timeout":"15s"`) {
+		t.Errorf("log leaks the token, or lacks the masked configuration or a readable timeout:\n%s", out)
 	}
 }

@@ -1,10 +1,12 @@
 // Command worker consumes conversation work from NATS JetStream, advances conversations in Redis and sends
-// replies through the Telnyx Messaging API. Run any number of them.
+// replies through the Telnyx Messaging API. Run any number of them. `worker -h` lists its environment
+// variables.
 package main
 
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,26 +14,41 @@ import (
 	"github.com/smsconv/smsconv/services/worker/internal/app"
 	"github.com/smsconv/smsconv/services/worker/internal/config"
 	"github.com/smsconv/smsconv/services/worker/internal/flowcmd"
+	"github.com/smsconv/smsconv/shared/platform"
 )
 
+// version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
 func main() {
-	if err := run(); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "worker:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
-	if len(os.Args) > 1 && os.Args[1] == "flow" {
-		return flowcmd.Run(os.Args[2:], os.Stdout)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	return app.Run(ctx, cfg, version, os.Stderr)
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+	return platform.Command{
+		Name:     "worker",
+		Summary:  "consumes conversation work from NATS JetStream, advances conversations in Redis and sends replies through Telnyx",
+		Version:  version,
+		Defaults: config.Defaults(),
+		Subcommands: []platform.Subcommand{{
+			Name:  "flow",
+			Usage: "flow check|test|record FLOW [TRANSCRIPT]\tcheck a conversation flow, or test it against a transcript, offline",
+			Run: func(_ context.Context, args []string, stdout, _ io.Writer) error {
+				return flowcmd.Run(args, stdout)
+			},
+		}},
+		Serve: func(ctx context.Context, environ []string, stderr io.Writer) error {
+			cfg, err := config.Load(environ)
+			if err != nil {
+				return err
+			}
+			return app.Run(ctx, cfg, version, stderr)
+		},
+	}.Run(ctx, args, environ, stdout, stderr)
 }

@@ -9,39 +9,38 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/smsconv/smsconv/shared/envconfig"
-
 	"github.com/smsconv/smsconv/shared/phone"
+	"github.com/smsconv/smsconv/shared/platform"
 )
 
-// Config is the worker's configuration. Every field comes from one environment variable.
+// Config is the worker's configuration. Every field comes from one environment variable; the part shared
+// with the ingress (NATS, Redis, partitions, logging, shutdown) is platform.Config.
 type Config struct {
-	NATSURL            string        `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222"`
-	RedisURL           string        `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0"`
-	RedisPrefix        string        `env:"REDIS_PREFIX" envDefault:"sms"`
-	TelnyxAPIKey       string        `env:"TELNYX_API_KEY"`
-	TelnyxAPIURL       string        `env:"TELNYX_API_URL" envDefault:"https://api.telnyx.com/v2"`
-	TelnyxPhoneNumber  string        `env:"TELNYX_PHONE_NUMBER"`
-	MessagingProfileID string        `env:"TELNYX_MESSAGING_PROFILE_ID"`
-	TelnyxTimeout      time.Duration `env:"TELNYX_TIMEOUT" envDefault:"10s"`
-	FlowFile           string        `env:"FLOW_FILE"`
-	RepliesPerMinute   int           `env:"REPLY_RATE_LIMIT" envDefault:"30"`
-	WorkerID           string        `env:"WORKER_ID"`
-	Partitions         int           `env:"NATS_PARTITIONS" envDefault:"16"`
-	MaxInFlight        int           `env:"WORKER_MAX_INFLIGHT" envDefault:"512"`
-	CacheSize          int           `env:"WORKER_CACHE_SIZE" envDefault:"100000"`
-	MaxAttempts        int           `env:"WORKER_MAX_ATTEMPTS" envDefault:"10"`
-	AckWait            time.Duration `env:"WORKER_ACK_WAIT" envDefault:"30s"`
-	Heartbeat          time.Duration `env:"WORKER_HEARTBEAT" envDefault:"1s"`
-	ShutdownTimeout    time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"20s"`
-	MetricsAddr        string        `env:"METRICS_ADDR" envDefault:":9090"`
-	LogLevel           string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat          string        `env:"LOG_FORMAT" envDefault:"json"`
+	TelnyxAPIKey       string        `env:"TELNYX_API_KEY" secret:"true" desc:"(required) Telnyx API key (any value with the sandbox)"`
+	TelnyxAPIURL       string        `env:"TELNYX_API_URL" envDefault:"https://api.telnyx.com/v2" desc:"Messaging API base URL (the sandbox: http://sandbox:8090/v2)"`
+	TelnyxPhoneNumber  string        `env:"TELNYX_PHONE_NUMBER" desc:"validated if set; replies always go from the number the user texted"`
+	MessagingProfileID string        `env:"TELNYX_MESSAGING_PROFILE_ID" desc:"sent with every message when set"`
+	TelnyxTimeout      time.Duration `env:"TELNYX_TIMEOUT" envDefault:"10s" desc:"per-attempt timeout of a send"`
+	FlowFile           string        `env:"FLOW_FILE" desc:"conversation flow YAML; unset, the built-in default flow"`
+	RepliesPerMinute   int           `env:"REPLY_RATE_LIMIT" envDefault:"30" desc:"replies per user per minute; 0 turns the guard off"`
+	WorkerID           string        `env:"WORKER_ID" desc:"name in the membership group and logs (default hostname-pid)"`
+	MaxInFlight        int           `env:"WORKER_MAX_INFLIGHT" envDefault:"512" desc:"conversations processed at once"`
+	CacheSize          int           `env:"WORKER_CACHE_SIZE" envDefault:"100000" desc:"conversations kept in memory after a commit; 0 turns it off"`
+	MaxAttempts        int           `env:"WORKER_MAX_ATTEMPTS" envDefault:"10" desc:"transiently failed sends of a reply before its message is dead-lettered"`
+	AckWait            time.Duration `env:"WORKER_ACK_WAIT" envDefault:"30s" desc:"redelivery timeout of a message held by a dead worker"`
+	Heartbeat          time.Duration `env:"WORKER_HEARTBEAT" envDefault:"1s" desc:"membership heartbeat; a worker silent for 3 beats loses its partitions"`
+	MetricsAddr        string        `env:"METRICS_ADDR" envDefault:":9090" desc:"listen address of /healthz and /metrics"`
+	platform.Config
 }
 
-// Load reads and validates the configuration.
-func Load() (Config, error) {
-	c, err := envconfig.Parse[Config]()
+// Defaults is the configuration with no variable set (TELNYX_API_KEY is still required).
+func Defaults() Config {
+	return Config{Config: platform.Defaults(20 * time.Second)}
+}
+
+// Load reads the configuration from environ (as os.Environ returns it) and validates it.
+func Load(environ []string) (Config, error) {
+	c, err := platform.Load(environ, Defaults())
 	if err != nil {
 		return Config{}, err
 	}
@@ -49,31 +48,22 @@ func Load() (Config, error) {
 		host, _ := os.Hostname()
 		c.WorkerID = host + "-" + strconv.Itoa(os.Getpid())
 	}
-	return c, c.Validate()
+	return c, nil
 }
 
 // Validate checks every value and names the variable at fault.
-func (c Config) Validate() error {
-	var errs []error
+func (c *Config) Validate() error {
+	errs := []error{c.Config.Validate()}
 	if c.TelnyxAPIKey == "" {
 		errs = append(errs, errors.New("TELNYX_API_KEY is required (use any value with the sandbox)"))
 	}
 	if u, err := url.Parse(c.TelnyxAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("TELNYX_API_URL %q: want an http(s) URL such as https://api.telnyx.com/v2", c.TelnyxAPIURL))
 	}
-	if u, err := url.Parse(c.NATSURL); err != nil || u.Host == "" {
-		errs = append(errs, fmt.Errorf("NATS_URL %q: want a URL such as nats://127.0.0.1:4222", c.NATSURL))
-	}
-	if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
-		errs = append(errs, fmt.Errorf("REDIS_URL %q: want a URL such as redis://127.0.0.1:6379/0", c.RedisURL))
-	}
 	if c.TelnyxPhoneNumber != "" {
 		if _, err := phone.ParseE164(c.TelnyxPhoneNumber); err != nil {
 			errs = append(errs, fmt.Errorf("TELNYX_PHONE_NUMBER: %w", err))
 		}
-	}
-	if c.Partitions < 1 || c.Partitions > 1024 {
-		errs = append(errs, fmt.Errorf("NATS_PARTITIONS %d: want 1..1024", c.Partitions))
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("WORKER_MAX_INFLIGHT %d: want at least 1", c.MaxInFlight))
@@ -87,10 +77,12 @@ func (c Config) Validate() error {
 	if c.MaxAttempts < 1 {
 		errs = append(errs, fmt.Errorf("WORKER_MAX_ATTEMPTS %d: want at least 1", c.MaxAttempts))
 	}
-	for name, d := range map[string]time.Duration{"WORKER_ACK_WAIT": c.AckWait, "WORKER_HEARTBEAT": c.Heartbeat,
-		"SHUTDOWN_TIMEOUT": c.ShutdownTimeout, "TELNYX_TIMEOUT": c.TelnyxTimeout} {
-		if d <= 0 {
-			errs = append(errs, fmt.Errorf("%s %s: want a positive duration such as 30s", name, d))
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{{"WORKER_ACK_WAIT", c.AckWait}, {"WORKER_HEARTBEAT", c.Heartbeat}, {"TELNYX_TIMEOUT", c.TelnyxTimeout}} {
+		if d.d <= 0 {
+			errs = append(errs, fmt.Errorf("%s %s: want a positive duration such as 30s", d.name, d.d))
 		}
 	}
 	if c.AckWait < 3*time.Second && c.AckWait > 0 {

@@ -3,34 +3,41 @@ package config
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestLoad(t *testing.T) {
+	const key = "TELNYX_API_KEY=k"
 	tests := []struct {
 		name    string
-		env     map[string]string
+		env     []string
 		wantErr string
 	}{
-		{"defaults with key", map[string]string{"TELNYX_API_KEY": "k"}, ""},
-		{"missing key", map[string]string{}, "TELNYX_API_KEY is required"},
-		{"bad api url", map[string]string{"TELNYX_API_KEY": "k", "TELNYX_API_URL": "ftp://x"}, "TELNYX_API_URL"},
-		{"bad redis url", map[string]string{"TELNYX_API_KEY": "k", "REDIS_URL": "localhost:6379"}, "REDIS_URL"},
-		{"bad phone", map[string]string{"TELNYX_API_KEY": "k", "TELNYX_PHONE_NUMBER": "555"}, "TELNYX_PHONE_NUMBER"},
-		{"bad partitions", map[string]string{"TELNYX_API_KEY": "k", "NATS_PARTITIONS": "0"}, "NATS_PARTITIONS"},
-		{"unparsable duration", map[string]string{"TELNYX_API_KEY": "k", "WORKER_ACK_WAIT": "soon"}, "WORKER_ACK_WAIT"},
-		{"short ack wait", map[string]string{"TELNYX_API_KEY": "k", "WORKER_ACK_WAIT": "1s"}, "WORKER_ACK_WAIT"},
+		{"defaults with key", []string{key}, ""},
+		{"missing key", nil, "TELNYX_API_KEY is required"},
+		{"bad api url", []string{key, "TELNYX_API_URL=ftp://x"}, "TELNYX_API_URL"},
+		{"bad redis url", []string{key, "REDIS_URL=localhost:6379"}, "REDIS_URL"},
+		{"bad nats url", []string{key, "NATS_URL=nowhere"}, "NATS_URL"},
+		{"bad phone", []string{key, "TELNYX_PHONE_NUMBER=555"}, "TELNYX_PHONE_NUMBER"},
+		{"bad partitions", []string{key, "NATS_PARTITIONS=0"}, "NATS_PARTITIONS"},
+		{"bad inflight", []string{key, "WORKER_MAX_INFLIGHT=0"}, "WORKER_MAX_INFLIGHT"},
+		{"bad attempts", []string{key, "WORKER_MAX_ATTEMPTS=0"}, "WORKER_MAX_ATTEMPTS"},
+		{"bad rate limit", []string{key, "REPLY_RATE_LIMIT=-1"}, "REPLY_RATE_LIMIT"},
+		{"unparsable duration", []string{key, "WORKER_ACK_WAIT=soon"}, "WORKER_ACK_WAIT"},
+		{"short ack wait", []string{key, "WORKER_ACK_WAIT=1s"}, "WORKER_ACK_WAIT"},
+		{"bad heartbeat", []string{key, "WORKER_HEARTBEAT=0s"}, "WORKER_HEARTBEAT"},
+		{"bad shutdown", []string{key, "SHUTDOWN_TIMEOUT=-1s"}, "SHUTDOWN_TIMEOUT"},
+		{"bad log format", []string{key, "LOG_FORMAT=xml"}, "LOG_FORMAT"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			for k, v := range tc.env {
-				t.Setenv(k, v)
-			}
-			c, err := Load()
+			c, err := Load(tc.env)
 			if tc.wantErr == "" {
 				if err != nil {
 					t.Fatalf("Load: %v", err)
 				}
-				if c.Partitions != 16 || c.WorkerID == "" || c.TelnyxAPIURL != "https://api.telnyx.com/v2" {
+				if c.Partitions != 16 || c.WorkerID == "" || c.TelnyxAPIURL != "https://api.telnyx.com/v2" ||
+					c.ShutdownTimeout != 20*time.Second || c.LogFormat != "json" {
 					t.Fatalf("defaults not applied: %+v", c)
 				}
 				return

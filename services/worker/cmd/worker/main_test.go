@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/natstest"
+	"github.com/smsconv/smsconv/shared/platform/platformtest"
+	"github.com/smsconv/smsconv/shared/redistest"
+)
+
+func TestHelpAndVersionStartNothing(t *testing.T) {
+	// An environment the service would refuse: -h and version must not read it.
+	bad := []string{"NATS_PARTITIONS=many"}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"-h", []string{"-h"}, []string{"TELNYX_API_KEY", "(required)", "WORKER_ACK_WAIT", "30s", "SHUTDOWN_TIMEOUT", "20s",
+			"METRICS_ADDR", ":9090", "NATS_PARTITIONS", "16", "worker flow check|test|record"}},
+		{"--help", []string{"--help"}, []string{"FLOW_FILE", "REPLY_RATE_LIMIT"}},
+		{"version", []string{"version"}, []string{"dev\n"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if err := run(context.Background(), tc.args, bad, &out, &errOut); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			if errOut.Len() != 0 {
+				t.Fatalf("logged something: %s", errOut.String())
+			}
+		})
+	}
+}
+
+func TestArgumentErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		environ []string
+		want    string
+	}{
+		{"bad config", nil, []string{"TELNYX_API_KEY=k", "WORKER_ACK_WAIT=soon"}, "WORKER_ACK_WAIT"},
+		{"flow without arguments", []string{"flow"}, nil, "usage"},
+		{"unknown", []string{"dance"}, nil, `unknown command "dance"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			err := run(context.Background(), tc.args, tc.environ, &out, &out)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func environ(natsURL, redisURL string, partitions int) []string {
+	return []string{"NATS_URL=" + natsURL, "REDIS_URL=" + redisURL, "METRICS_ADDR=127.0.0.1:0",
+		"TELNYX_API_KEY=s3cret-key", "TELNYX_API_URL=http://127.0.0.1:1/v2", "WORKER_ID=w1",
+		"NATS_PARTITIONS=" + strconv.Itoa(partitions)}
+}
+
+func TestServesUntilCancelled(t *testing.T) {
+	nats, redis := natstest.Start(t), redistest.Start(t)
+	svc := platformtest.Start(t, "worker", func(ctx context.Context, logOut io.Writer) error {
+		return run(ctx, nil, environ(nats.URL, redis.URL, 4), io.Discard, logOut)
+	})
+	resp, err := http.Get("http://" + svc.Addr(t, "metrics") + "/healthz") //nolint:noctx // a test's one request
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz answered %d", resp.StatusCode)
+	}
+	if out := svc.Stop(t); strings.Contains(out, "s3cret-key") || !strings.Contains(out, `"TELNYX_API_KEY":"***"`) {
+		t.Errorf("log leaks the API key or lacks the masked configuration:\n%s", out)
+	}
+}
+
+// The README says a worker refuses to start against a stream with another partition count: at once, not
+// after retrying.
+func TestRefusesAnotherPartitionCountAtOnce(t *testing.T) {
+	srv, redis := natstest.Start(t), redistest.Start(t)
+	nc, err := nats.Connect(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := events.DefaultStreamOptions()
+	so.Partitions = 4
+	if err := events.EnsureStreams(context.Background(), js, so); err != nil {
+		t.Fatal(err)
+	}
+	logs := platformtest.NewLogs()
+	err = run(context.Background(), nil, environ(srv.URL, redis.URL, 8), io.Discard, logs)
+	if !errors.Is(err, events.ErrPartitionMismatch) {
+		t.Fatalf("err = %v, want a partition mismatch", err)
+	}
+	if strings.Contains(logs.String(), "waiting for JetStream streams") {
+		t.Fatalf("the mismatch was retried:\n%s", logs.String())
+	}
+}
