@@ -84,7 +84,7 @@ func consumeComponent(conns *platform.Conns, cfg config.Config, dialog *flow.Flo
 		Name: "consumer",
 		Start: func(ctx context.Context) error {
 			proc := &processor.Processor{
-				Store: store.New(conns.Redis, store.Options{Prefix: cfg.RedisPrefix, RepliesPerMinute: cfg.RepliesPerMinute}),
+				Store:  store.New(conns.Redis, store.Options{Prefix: cfg.RedisPrefix, RepliesPerMinute: cfg.RepliesPerMinute}),
 				Dialog: dialog,
 				Sender: processor.Instrument(telnyx.NewClient(telnyx.ClientOptions{BaseURL: cfg.TelnyxAPIURL,
 					APIKey: cfg.TelnyxAPIKey, Timeout: cfg.TelnyxTimeout}), metrics),
