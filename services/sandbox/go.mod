@@ -3,12 +3,12 @@ module github.com/smsconv/smsconv/services/sandbox
 go 1.26.8
 
 require (
-	github.com/caarlos0/env/v11 v11.4.2
 	github.com/google/uuid v1.6.0
 	github.com/smsconv/smsconv/shared v0.0.0
 )
 
 require (
+	github.com/caarlos0/env/v11 v11.4.2 // indirect
 	github.com/nyaruka/phonenumbers v1.8.1 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect

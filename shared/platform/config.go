@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/smsconv/smsconv/shared/envconfig"
-	"github.com/smsconv/smsconv/shared/obs"
 )
 
 // Logging is where and how a service logs. Every service has it.
@@ -29,7 +28,7 @@ func (l Logging) Validate() error {
 
 // Logger returns the service's logger writing to w.
 func (l Logging) Logger(w io.Writer, service string) (*slog.Logger, error) {
-	return obs.NewLogger(w, service, l.LogLevel, l.LogFormat)
+	return newLogger(w, service, l.LogLevel, l.LogFormat)
 }
 
 // Queue is where the queue and the store are: what the ingress and the workers must agree on.

@@ -13,11 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/smsconv/smsconv/shared/events"
-	"github.com/smsconv/smsconv/shared/natstest"
 	"github.com/smsconv/smsconv/shared/platform"
 )
 
@@ -208,38 +203,5 @@ func TestStartingLogsTheConfigurationMasked(t *testing.T) {
 	if strings.Contains(out, "hunter2") || strings.Contains(out, ":pw@") ||
 		!strings.Contains(out, `"ADMIN_TOKEN":"***"`) || !strings.Contains(out, `"LOG_LEVEL":"info"`) {
 		t.Fatalf("starting line:\n%s", out)
-	}
-}
-
-func TestStreamsRefusePartitionMismatchAtOnce(t *testing.T) {
-	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	so := events.DefaultStreamOptions()
-	so.Storage, so.Partitions = jetstream.MemoryStorage, 4
-	if err := events.EnsureStreams(context.Background(), js, so); err != nil {
-		t.Fatalf("first set-up: %v", err)
-	}
-
-	var logs syncBuffer
-	svc := newService(t, &logs, struct{}{})
-	conns := &platform.Conns{}
-	so.Partitions = 8
-	err = svc.Run(context.Background(), svc.NATS(platform.Queue{NATSURL: srv.URL}, "second", conns), svc.Streams(so, conns))
-	if !errors.Is(err, events.ErrPartitionMismatch) || !strings.Contains(err.Error(), "start streams:") {
-		t.Fatalf("err = %v", err)
-	}
-	if strings.Contains(logs.String(), "waiting for JetStream streams") {
-		t.Fatalf("a partition mismatch was retried:\n%s", logs.String())
-	}
-	if !conns.NC.IsClosed() {
-		t.Fatal("the NATS connection was not closed when the streams failed")
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"net/http"
 	"sync"
 	"time"
-
-	"github.com/smsconv/smsconv/shared/obs"
 )
 
 // DefaultStartTimeout bounds the start of all components, waiting for NATS and Redis included.
@@ -171,19 +169,5 @@ func (s *Service) HTTP(h HTTP) Component {
 			}
 			return nil
 		},
-	}
-}
-
-// Tracing sets up OpenTelemetry tracing for serviceName (see obs.SetupTracing) and flushes it at stop.
-func Tracing(serviceName string) Component {
-	var shutdown func(context.Context) error
-	return Component{
-		Name: "tracing",
-		Start: func(ctx context.Context) error {
-			var err error
-			shutdown, err = obs.SetupTracing(ctx, serviceName)
-			return err
-		},
-		Stop: func(ctx context.Context) error { return shutdown(ctx) },
 	}
 }

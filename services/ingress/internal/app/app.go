@@ -11,6 +11,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/ingress/internal/api"
 	"github.com/smsconv/smsconv/services/ingress/internal/config"
+	"github.com/smsconv/smsconv/shared/connect"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/obs"
 	"github.com/smsconv/smsconv/shared/platform"
@@ -25,24 +26,24 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 		return err
 	}
 	svc := platform.New("ingress", version, log, cfg.ShutdownTimeout, cfg)
-	conns := &platform.Conns{}
+	conns := connect.For(svc)
 
 	so := events.DefaultStreamOptions()
 	so.Partitions, so.MaxMsgs, so.MaxBytes = cfg.Partitions, cfg.StreamMaxMsgs, cfg.StreamMaxBytes
 	so.UpdateConsumers = false // the workers own the consumers' settings (AckWait); create them if missing
 
 	return svc.Run(ctx,
-		platform.Tracing("smsconv-ingress"),
-		svc.Redis(cfg.Queue, conns),
-		svc.NATS(cfg.Queue, "ingress", conns),
-		svc.Streams(so, conns),
+		obs.Tracing("smsconv-ingress"),
+		conns.RedisComponent(cfg.Queue),
+		conns.NATSComponent(cfg.Queue, "ingress"),
+		conns.StreamsComponent(so),
 		svc.HTTP(platform.HTTP{Name: "http", Addr: cfg.HTTPAddr, Server: server(),
 			Handler: func() (http.Handler, error) { return handler(cfg, conns, log), nil }}),
 	)
 }
 
 // handler is the API over the connections, built once they are up.
-func handler(cfg config.Config, conns *platform.Conns, log *slog.Logger) http.Handler {
+func handler(cfg config.Config, conns *connect.Conns, log *slog.Logger) http.Handler {
 	reg := obs.NewRegistry()
 	return api.New(api.Deps{
 		NC: conns.NC, JS: conns.JS, Log: log,

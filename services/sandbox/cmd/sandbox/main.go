@@ -4,13 +4,13 @@
 //	sandbox [serve]                  run the server (configured by SANDBOX_* environment variables)
 //	sandbox say [flags] TEXT...      text our number through a running sandbox and print the reply
 //	sandbox keygen                   print a fresh SANDBOX_PRIVATE_KEY / TELNYX_PUBLIC_KEY pair
+//	sandbox version | -h             print the version, or the commands and environment variables
 package main
 
 import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -18,17 +18,12 @@ import (
 	"github.com/smsconv/smsconv/services/sandbox/internal/app"
 	"github.com/smsconv/smsconv/services/sandbox/internal/config"
 	"github.com/smsconv/smsconv/services/sandbox/internal/say"
+	"github.com/smsconv/smsconv/shared/platform"
 	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
-
-const usage = `usage:
-  sandbox [serve]              run the fake Telnyx API and simulator (SANDBOX_* environment variables)
-  sandbox say [flags] TEXT...  text our number through a running sandbox and print the reply (say -h)
-  sandbox keygen               print a fresh SANDBOX_PRIVATE_KEY and its TELNYX_PUBLIC_KEY
-  sandbox version              print the version`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,46 +36,35 @@ func main() {
 }
 
 func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		if len(args) > 0 {
-			return fmt.Errorf("serve takes no arguments (configure it with SANDBOX_* variables)")
-		}
-		cfg, err := config.Load(environ)
-		if err != nil {
-			return err
-		}
-		log := newLogger(cfg, stderr)
-		log.Info("starting sandbox", "version", version)
-		return app.Run(ctx, cfg, log)
-	case "say":
-		return say.Run(ctx, args, stdout, stderr)
-	case "keygen":
-		s, err := telnyxtest.GenerateSigner()
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "SANDBOX_PRIVATE_KEY=%s\nTELNYX_PUBLIC_KEY=%s\n", s.SeedBase64(), s.PublicKeyBase64())
-		return nil
-	case "version":
-		fmt.Fprintln(stdout, version)
-		return nil
-	case "help", "-h", "-help", "--help":
-		fmt.Fprintln(stdout, usage)
-		return nil
-	default:
-		return fmt.Errorf("unknown command %q\n%s", cmd, usage)
-	}
+	return platform.Command{
+		Name:     "sandbox",
+		Summary:  "a local stand-in for Telnyx: fake Messaging API, simulated users, signed webhooks, receipts and faults",
+		Version:  version,
+		Defaults: config.Defaults(),
+		Subcommands: []platform.Subcommand{
+			{Name: "say", Usage: "say [flags] TEXT...\ttext our number through a running sandbox and print the reply (say -h)",
+				Run: say.Run},
+			{Name: "keygen", Usage: "keygen\tprint a fresh SANDBOX_PRIVATE_KEY and its TELNYX_PUBLIC_KEY", Run: keygen},
+		},
+		Serve: func(ctx context.Context, environ []string, stderr io.Writer) error {
+			cfg, err := config.Load(environ)
+			if err != nil {
+				return err
+			}
+			log, err := cfg.Logger(stderr, "sandbox")
+			if err != nil {
+				return err
+			}
+			return app.Run(ctx, cfg, version, log)
+		},
+	}.Run(ctx, args, environ, stdout, stderr)
 }
 
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.Level()}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+func keygen(_ context.Context, _ []string, stdout, _ io.Writer) error {
+	s, err := telnyxtest.GenerateSigner()
+	if err != nil {
+		return err
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	_, err = fmt.Fprintf(stdout, "SANDBOX_PRIVATE_KEY=%s\nTELNYX_PUBLIC_KEY=%s\n", s.SeedBase64(), s.PublicKeyBase64())
+	return err
 }

@@ -6,10 +6,13 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/smsconv/smsconv/services/sandbox/internal/config"
+	"github.com/smsconv/smsconv/shared/platform/platformtest"
 )
 
 func TestKeygen(t *testing.T) {
@@ -58,9 +61,52 @@ func TestRunErrors(t *testing.T) {
 	}
 }
 
-func TestHelp(t *testing.T) {
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"help"}, nil, &out, &out); err != nil || !strings.Contains(out.String(), "sandbox say") {
-		t.Fatalf("help: %v %q", err, out.String())
+func TestHelpAndVersionStartNothing(t *testing.T) {
+	// An environment the server would refuse: -h and version must not read it.
+	bad := []string{"SANDBOX_FAILURE_RATE=2"}
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"help", []string{"help"}, []string{"sandbox say", "sandbox keygen"}},
+		{"-h", []string{"-h"}, []string{"SANDBOX_ADDR", ":8090", "SANDBOX_SHUTDOWN_TIMEOUT", "10s", "LOG_FORMAT", "text",
+			"SANDBOX_PRIVATE_KEY", "sandbox version"}},
+		{"--help", []string{"--help"}, []string{"INGRESS_WEBHOOK_URL", "http://127.0.0.1:8080/webhooks/sms"}},
+		{"version", []string{"version"}, []string{"dev\n"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if err := run(context.Background(), tc.args, bad, &out, &errOut); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			if errOut.Len() != 0 {
+				t.Fatalf("logged something: %s", errOut.String())
+			}
+		})
+	}
+}
+
+func TestServesUntilCancelled(t *testing.T) {
+	environ := []string{"SANDBOX_ADDR=127.0.0.1:0", "LOG_FORMAT=json", "SANDBOX_API_KEY=s3cret-key"}
+	svc := platformtest.Start(t, "sandbox", func(ctx context.Context, logOut io.Writer) error {
+		return run(ctx, []string{"serve"}, environ, io.Discard, logOut)
+	})
+	resp, err := http.Get("http://" + svc.Addr(t, "http") + "/healthz") //nolint:noctx // a test's one request
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz answered %d", resp.StatusCode)
+	}
+	if out := svc.Stop(t); strings.Contains(out, "s3cret-key") || !strings.Contains(out, `"SANDBOX_API_KEY":"***"`) {
+		t.Errorf("log leaks the API key or lacks the masked configuration:\n%s", out)
 	}
 }

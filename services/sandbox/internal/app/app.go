@@ -3,7 +3,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -13,6 +12,7 @@ import (
 	"github.com/smsconv/smsconv/services/sandbox/internal/api"
 	"github.com/smsconv/smsconv/services/sandbox/internal/config"
 	"github.com/smsconv/smsconv/services/sandbox/internal/simulator"
+	"github.com/smsconv/smsconv/shared/platform"
 	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
 )
 
@@ -27,20 +27,22 @@ const (
 )
 
 // Run listens on cfg.Addr and serves until ctx ends, then shuts down gracefully.
-func Run(ctx context.Context, cfg config.Config, log *slog.Logger) error {
-	var lc net.ListenConfig
-	ln, err := lc.Listen(ctx, "tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	return Serve(ctx, ln, cfg, log)
+func Run(ctx context.Context, cfg config.Config, version string, log *slog.Logger) error {
+	return serve(ctx, nil, cfg, version, log)
 }
 
-// Serve serves the sandbox on ln until ctx ends. It closes ln.
+// Serve serves the sandbox on ln (a test's listener) until ctx ends. It closes ln.
 func Serve(ctx context.Context, ln net.Listener, cfg config.Config, log *slog.Logger) error {
+	return serve(ctx, ln, cfg, "test", log)
+}
+
+func serve(ctx context.Context, ln net.Listener, cfg config.Config, version string, log *slog.Logger) error {
+	svc := platform.New("sandbox", version, log, cfg.ShutdownTimeout, cfg)
 	signer, err := newSigner(cfg, log)
 	if err != nil {
-		_ = ln.Close()
+		if ln != nil {
+			_ = ln.Close()
+		}
 		return err
 	}
 	fake := telnyxtest.NewFake(telnyxtest.Options{APIKey: cfg.APIKey, Latency: cfg.Latency, PoolNumber: cfg.PhoneNumber})
@@ -52,40 +54,23 @@ func Serve(ctx context.Context, ln net.Listener, cfg config.Config, log *slog.Lo
 		Receipts: cfg.Receipts, ReceiptDelay: cfg.ReceiptDelay, WebhookTimeout: cfg.WebhookTimeout,
 	}, log)
 
-	srv := &http.Server{
-		Handler:           api.New(fake, sim, signer.PublicKeyBase64(), defaults, log),
-		ReadHeaderTimeout: readHeaderTimeout,
-		ReadTimeout:       readTimeout,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       idleTimeout,
-		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("sandbox listening", "component", "app", "addr", ln.Addr().String(),
-		"api_base_url", "http://"+ln.Addr().String()+"/v2", "config", cfg)
-
-	select {
-	case err := <-served:
-		sim.Close()
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("shutting down", "component", "app")
+	web := svc.HTTP(platform.HTTP{
+		Name: "http", Addr: cfg.Addr, Listener: ln,
+		Server: &http.Server{ReadHeaderTimeout: readHeaderTimeout, ReadTimeout: readTimeout,
+			WriteTimeout: writeTimeout, IdleTimeout: idleTimeout, MaxHeaderBytes: maxHeaderBytes},
+		Handler: func() (http.Handler, error) { return api.New(fake, sim, signer.PublicKeyBase64(), defaults, log), nil },
+		OnListen: func(addr net.Addr) {
+			log.Info("fake Telnyx API listening", "component", "app", "api_base_url", "http://"+addr.String()+"/v2")
+		},
+	})
+	stopHTTP := web.Stop
 	// End reply waits and pending receipts first: a /sandbox/inbound request waiting up to a minute for a reply
 	// would otherwise hold the shutdown until its deadline.
-	sim.Close()
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		_ = srv.Close()
-		return fmt.Errorf("shutdown: %w", err)
+	web.Stop = func(ctx context.Context) error { sim.Close(); return stopHTTP(ctx) }
+	if err := svc.Run(ctx, web); err != nil {
+		sim.Close()
+		return err
 	}
-	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve: %w", err)
-	}
-	log.Info("stopped", "component", "app")
 	return nil
 }
 

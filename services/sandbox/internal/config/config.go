@@ -5,93 +5,69 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/url"
-	"reflect"
 	"strings"
 	"time"
 
-	"github.com/caarlos0/env/v11"
-
 	"github.com/smsconv/smsconv/services/sandbox/internal/simulator"
+	"github.com/smsconv/smsconv/shared/envconfig"
+	"github.com/smsconv/smsconv/shared/platform"
 )
 
 // ErrInvalid is returned for a configuration that cannot be used; the message names the variable.
 var ErrInvalid = errors.New("invalid configuration")
 
-// Config is the sandbox's whole configuration.
+// Config is the sandbox's whole configuration. Of the configuration the services share it has only the
+// logging (platform.Logging, text by default): its shutdown bound is its own SANDBOX_SHUTDOWN_TIMEOUT.
 type Config struct {
 	// Addr is where the HTTP server listens.
-	Addr string `env:"SANDBOX_ADDR" envDefault:":8090"`
+	Addr string `env:"SANDBOX_ADDR" envDefault:":8090" desc:"listen address of the fake Telnyx API"`
 	// APIKey, if set, is the only Bearer key the fake Telnyx API accepts; otherwise any key is.
-	APIKey string `env:"SANDBOX_API_KEY"`
+	APIKey string `env:"SANDBOX_API_KEY" secret:"true" desc:"the only Bearer key the fake API accepts; unset, any key"`
 	// Latency delays every answer of the fake API.
-	Latency time.Duration `env:"SANDBOX_LATENCY" envDefault:"0s"`
+	Latency time.Duration `env:"SANDBOX_LATENCY" envDefault:"0s" desc:"delay of every answer of the fake API (0s..1m)"`
 	// FailureRate is the fraction of sends that fail at random with FailureStatus (and FailureCode, derived from
 	// the status when empty).
-	FailureRate   float64 `env:"SANDBOX_FAILURE_RATE" envDefault:"0"`
-	FailureStatus int     `env:"SANDBOX_FAILURE_STATUS" envDefault:"500"`
-	FailureCode   string  `env:"SANDBOX_FAILURE_CODE"`
+	FailureRate   float64 `env:"SANDBOX_FAILURE_RATE" envDefault:"0" desc:"fraction of sends that fail at random (0..1)"`
+	FailureStatus int     `env:"SANDBOX_FAILURE_STATUS" envDefault:"500" desc:"HTTP status of a random failure"`
+	FailureCode   string  `env:"SANDBOX_FAILURE_CODE" desc:"Telnyx error code of a random failure; unset, derived from the status"`
 	// PrivateKey is the base64 32-byte Ed25519 seed webhooks are signed with; empty generates one per start.
-	PrivateKey string `env:"SANDBOX_PRIVATE_KEY"`
+	PrivateKey string `env:"SANDBOX_PRIVATE_KEY" secret:"true" desc:"base64 Ed25519 seed webhooks are signed with; unset, one per start (sandbox keygen)"`
 	// IngressWebhookURL receives the webhooks (inbound messages and delivery receipts).
-	IngressWebhookURL string `env:"INGRESS_WEBHOOK_URL" envDefault:"http://127.0.0.1:8080/webhooks/sms"`
+	IngressWebhookURL string `env:"INGRESS_WEBHOOK_URL" envDefault:"http://127.0.0.1:8080/webhooks/sms" desc:"where the signed webhooks go"`
 	// PhoneNumber is our Telnyx number: where simulated users text by default.
-	PhoneNumber string `env:"TELNYX_PHONE_NUMBER" envDefault:"+12125550100"`
+	PhoneNumber string `env:"TELNYX_PHONE_NUMBER" envDefault:"+12125550100" desc:"our Telnyx number: where simulated users text"`
 	// UserNumber is the simulated user's number when a request names none.
-	UserNumber string `env:"SANDBOX_USER_NUMBER" envDefault:"+13125550123"`
+	UserNumber string `env:"SANDBOX_USER_NUMBER" envDefault:"+13125550123" desc:"the simulated user's number when a request names none"`
 	// Receipts turns on message.sent and message.finalized webhooks for every accepted send.
-	Receipts bool `env:"SANDBOX_RECEIPTS" envDefault:"true"`
+	Receipts bool `env:"SANDBOX_RECEIPTS" envDefault:"true" desc:"send message.sent and message.finalized webhooks for every send"`
 	// ReceiptDelay is the pause before each receipt, as a carrier takes a moment to deliver.
-	ReceiptDelay time.Duration `env:"SANDBOX_RECEIPT_DELAY" envDefault:"200ms"`
+	ReceiptDelay time.Duration `env:"SANDBOX_RECEIPT_DELAY" envDefault:"200ms" desc:"pause before each receipt"`
 	// WebhookTimeout bounds each webhook POST; Telnyx itself gives up after 2 s.
-	WebhookTimeout time.Duration `env:"SANDBOX_WEBHOOK_TIMEOUT" envDefault:"2s"`
+	WebhookTimeout time.Duration `env:"SANDBOX_WEBHOOK_TIMEOUT" envDefault:"2s" desc:"bound of each webhook POST"`
 	// ShutdownTimeout bounds the graceful shutdown.
-	ShutdownTimeout time.Duration `env:"SANDBOX_SHUTDOWN_TIMEOUT" envDefault:"10s"`
-	LogLevel        string        `env:"LOG_LEVEL" envDefault:"info"`
-	LogFormat       string        `env:"LOG_FORMAT" envDefault:"text"`
+	ShutdownTimeout time.Duration `env:"SANDBOX_SHUTDOWN_TIMEOUT" envDefault:"10s" desc:"bound of the graceful shutdown"`
+	platform.Logging
 
 	// Seed is PrivateKey decoded, set by Load.
 	Seed []byte `env:"-"`
 }
 
+// Defaults is the configuration with no variable set.
+func Defaults() Config {
+	return Config{Logging: platform.Logging{LogFormat: "text"}}
+}
+
 // Load reads the configuration from environ (as os.Environ returns it) and validates it.
 func Load(environ []string) (Config, error) {
-	vars := make(map[string]string, len(environ))
-	for _, kv := range environ {
-		if k, v, ok := strings.Cut(kv, "="); ok {
-			vars[k] = v
-		}
-	}
-	cfg, err := env.ParseAsWithOptions[Config](env.Options{Environment: vars})
+	cfg, err := envconfig.Parse(environ, Defaults())
 	if err != nil {
-		return Config{}, fmt.Errorf("%w: %s", ErrInvalid, describe(err))
+		return Config{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	if err := cfg.validate(); err != nil {
 		return Config{}, err
 	}
 	return cfg, nil
-}
-
-// describe rewrites the env library's errors, which name Go fields, to name the environment variables.
-func describe(err error) string {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return err.Error()
-	}
-	msgs := make([]string, 0, len(agg.Errors))
-	t := reflect.TypeFor[Config]()
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if f, ok := t.FieldByName(pe.Name); ok {
-				msgs = append(msgs, fmt.Sprintf("%s: cannot parse as %s: %v", f.Tag.Get("env"), pe.Type, pe.Err))
-				continue
-			}
-		}
-		msgs = append(msgs, e.Error())
-	}
-	return strings.Join(msgs, "; ")
 }
 
 func (c *Config) validate() error {
@@ -139,44 +115,11 @@ func (c *Config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("SANDBOX_SHUTDOWN_TIMEOUT must be positive, got %s", c.ShutdownTimeout)
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.LogLevel)); err != nil {
-		bad("LOG_LEVEL must be debug, info, warn or error, got %q", c.LogLevel)
-	}
-	if c.LogFormat != "text" && c.LogFormat != "json" {
-		bad("LOG_FORMAT must be text or json, got %q", c.LogFormat)
+	if err := c.Logging.Validate(); err != nil {
+		bad("%v", err)
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
 	}
 	return nil
-}
-
-// Level returns the parsed LOG_LEVEL (validated by Load).
-func (c Config) Level() slog.Level {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.LogLevel))
-	return level
-}
-
-// LogValue logs the configuration with the secrets masked.
-func (c Config) LogValue() slog.Value {
-	return slog.GroupValue(
-		slog.String("addr", c.Addr),
-		slog.String("api_key", mask(c.APIKey)),
-		slog.Duration("latency", c.Latency),
-		slog.Float64("failure_rate", c.FailureRate),
-		slog.Int("failure_status", c.FailureStatus),
-		slog.String("ingress_webhook_url", c.IngressWebhookURL),
-		slog.Bool("receipts", c.Receipts),
-		slog.Duration("receipt_delay", c.ReceiptDelay),
-		slog.Bool("private_key_set", c.PrivateKey != ""),
-	)
-}
-
-func mask(secret string) string {
-	if secret == "" {
-		return "(any)"
-	}
-	return "***"
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsconv/smsconv/shared/envconfig"
 )
 
 const testSeed = "nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=" // RFC 8032 test 1 seed
@@ -16,7 +18,8 @@ func TestLoadDefaults(t *testing.T) {
 	}
 	want := Config{Addr: ":8090", FailureStatus: 500, IngressWebhookURL: "http://127.0.0.1:8080/webhooks/sms",
 		PhoneNumber: "+12125550100", UserNumber: "+13125550123", Receipts: true, ReceiptDelay: 200 * time.Millisecond,
-		WebhookTimeout: 2 * time.Second, ShutdownTimeout: 10 * time.Second, LogLevel: "info", LogFormat: "text"}
+		WebhookTimeout: 2 * time.Second, ShutdownTimeout: 10 * time.Second}
+	want.LogLevel, want.LogFormat = "info", "text"
 	if cfg.Addr != want.Addr || cfg.FailureStatus != want.FailureStatus || cfg.IngressWebhookURL != want.IngressWebhookURL ||
 		cfg.PhoneNumber != want.PhoneNumber || cfg.UserNumber != want.UserNumber || cfg.Receipts != want.Receipts ||
 		cfg.ReceiptDelay != want.ReceiptDelay || cfg.WebhookTimeout != want.WebhookTimeout ||
@@ -35,7 +38,7 @@ func TestLoadValues(t *testing.T) {
 	}
 	if cfg.Addr != "127.0.0.1:9000" || cfg.APIKey != "KEY123" || cfg.Latency != 200*time.Millisecond ||
 		cfg.FailureRate != 0.25 || cfg.FailureStatus != 429 || len(cfg.Seed) != 32 || cfg.Receipts ||
-		cfg.PhoneNumber != "+15557770000" || cfg.Level().String() != "DEBUG" {
+		cfg.PhoneNumber != "+15557770000" || cfg.LogLevel != "debug" || cfg.LogFormat != "json" {
 		t.Fatalf("Load = %+v", cfg)
 	}
 }
@@ -71,13 +74,21 @@ func TestLoadInvalid(t *testing.T) {
 	}
 }
 
-func TestLogValueMasksSecrets(t *testing.T) {
+func TestSecretsAreMasked(t *testing.T) {
 	cfg, err := Load([]string{"SANDBOX_API_KEY=KEY_secret", "SANDBOX_PRIVATE_KEY=" + testSeed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := cfg.LogValue().String()
-	if strings.Contains(s, "KEY_secret") || strings.Contains(s, testSeed) {
-		t.Fatalf("secret in log value: %s", s)
+	masked := 0
+	for _, v := range envconfig.Vars(cfg) {
+		if strings.Contains(v.Value, "KEY_secret") || strings.Contains(v.Value, testSeed) {
+			t.Fatalf("secret in the configuration dump: %+v", v)
+		}
+		if v.Value == "***" {
+			masked++
+		}
+	}
+	if masked != 2 {
+		t.Fatalf("%d values masked, want SANDBOX_API_KEY and SANDBOX_PRIVATE_KEY", masked)
 	}
 }

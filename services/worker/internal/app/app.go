@@ -18,6 +18,7 @@ import (
 	"github.com/smsconv/smsconv/services/worker/internal/membership"
 	"github.com/smsconv/smsconv/services/worker/internal/processor"
 	"github.com/smsconv/smsconv/services/worker/internal/receipts"
+	"github.com/smsconv/smsconv/shared/connect"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/flow"
 	"github.com/smsconv/smsconv/shared/obs"
@@ -38,7 +39,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	}
 	svc := platform.New("worker", version, log, cfg.ShutdownTimeout, cfg)
 	log.Info("flow loaded", "component", "app", "flow", dialog.Name(), "flow_version", dialog.Version())
-	conns := &platform.Conns{}
+	conns := connect.For(svc)
 	reg := obs.NewRegistry()
 	metrics := obs.NewWorkerMetrics(reg)
 
@@ -47,10 +48,10 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	so.UpdateStreams = false // the ingress owns the streams' limits; create them if missing
 
 	return svc.Run(ctx,
-		platform.Tracing("smsconv-worker"),
-		svc.Redis(cfg.Queue, conns),
-		svc.NATS(cfg.Queue, "worker-"+cfg.WorkerID, conns),
-		svc.Streams(so, conns),
+		obs.Tracing("smsconv-worker"),
+		conns.RedisComponent(cfg.Queue),
+		conns.NATSComponent(cfg.Queue, "worker-"+cfg.WorkerID),
+		conns.StreamsComponent(so),
 		svc.HTTP(platform.HTTP{Name: "metrics", Addr: cfg.MetricsAddr, Server: opsServer(),
 			Handler: func() (http.Handler, error) { return opsHandler(reg), nil }}),
 		receiptsComponent(conns, cfg, log),
@@ -59,7 +60,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 }
 
 // receiptsComponent applies delivery receipts from SMS_EVENTS.
-func receiptsComponent(conns *platform.Conns, cfg config.Config, log *slog.Logger) platform.Component {
+func receiptsComponent(conns *connect.Conns, cfg config.Config, log *slog.Logger) platform.Component {
 	rc := &receipts.Consumer{Log: log}
 	return platform.Component{
 		Name: "receipts",
@@ -73,7 +74,7 @@ func receiptsComponent(conns *platform.Conns, cfg config.Config, log *slog.Logge
 
 // consumeComponent joins the membership group and consumes the partitions it assigns. Stop leaves the group
 // first, so the others take the partitions at once, then finishes in-flight work within the deadline.
-func consumeComponent(conns *platform.Conns, cfg config.Config, dialog *flow.Flow, metrics *obs.WorkerMetrics,
+func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow, metrics *obs.WorkerMetrics,
 	log *slog.Logger) platform.Component {
 	var (
 		runner         *consumer.Runner

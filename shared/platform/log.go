@@ -1,5 +1,4 @@
-// Package obs sets up what operators observe: structured logs, Prometheus metrics and OpenTelemetry traces.
-package obs
+package platform
 
 import (
 	"fmt"
@@ -8,9 +7,9 @@ import (
 	"strings"
 )
 
-// NewLogger returns a slog logger writing JSON (format "json", the default) or text to w at the given level
+// newLogger returns a slog logger writing JSON (format "json", the default) or text to w at the given level
 // ("debug", "info", "warn", "error"), tagged with the service name.
-func NewLogger(w io.Writer, service, level, format string) (*slog.Logger, error) {
+func newLogger(w io.Writer, service, level, format string) (*slog.Logger, error) {
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(strings.ToLower(strings.TrimSpace(level)))); err != nil {
 		return nil, fmt.Errorf("LOG_LEVEL %q: want debug, info, warn or error", level)

@@ -1,4 +1,4 @@
-package obs
+package platform
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ func TestNewLogger(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			_, err := NewLogger(&buf, "svc", tc.level, tc.format)
+			_, err := newLogger(&buf, "svc", tc.level, tc.format)
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
@@ -31,7 +31,7 @@ func TestNewLogger(t *testing.T) {
 
 func TestJSONDurationsAreReadable(t *testing.T) {
 	var buf bytes.Buffer
-	log, err := NewLogger(&buf, "svc", "info", "json")
+	log, err := newLogger(&buf, "svc", "info", "json")
 	if err != nil {
 		t.Fatal(err)
 	}

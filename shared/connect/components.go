@@ -1,0 +1,81 @@
+package connect
+
+import (
+	"context"
+	"errors"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/platform"
+)
+
+// Conns are a queue service's connections as components of its platform.Service: the Redis and NATS
+// components set them when they start, for the components after them.
+type Conns struct {
+	Redis *redis.Client
+	NC    *nats.Conn
+	JS    jetstream.JetStream
+	// Options say how to wait and log while a dependency is unreachable; Log defaults to the service's.
+	Options Options
+
+	svc *platform.Service
+}
+
+// For returns the connections of svc.
+func For(svc *platform.Service) *Conns { return &Conns{svc: svc} }
+
+func (c *Conns) options() Options {
+	o := c.Options
+	if o.Log == nil {
+		o.Log = c.svc.Log
+	}
+	return o
+}
+
+// RedisComponent connects to q.RedisURL, waiting while Redis is unreachable, and closes the client at stop.
+func (c *Conns) RedisComponent(q platform.Queue) platform.Component {
+	return platform.Component{
+		Name: "redis",
+		Start: func(ctx context.Context) error {
+			rdb, err := Redis(ctx, q.RedisURL, c.options())
+			c.Redis = rdb
+			return err
+		},
+		Stop: func(context.Context) error { return c.Redis.Close() },
+	}
+}
+
+// NATSComponent connects to q.NATSURL as client name, waiting while NATS is unreachable, and drains the connection
+// at stop.
+func (c *Conns) NATSComponent(q platform.Queue, name string) platform.Component {
+	return platform.Component{
+		Name: "nats",
+		Start: func(ctx context.Context) error {
+			nc, js, err := NATS(ctx, q.NATSURL, name, c.options())
+			c.NC, c.JS = nc, js
+			return err
+		},
+		Stop: func(ctx context.Context) error { return Drain(ctx, c.NC) },
+	}
+}
+
+// StreamsComponent creates or updates the JetStream streams and consumers (events.EnsureStreams) once NATS is up.
+// Both queue services set them up through here, so they treat a failure the same way: a partition count
+// that differs from the existing stream's refuses to start at once; anything else is retried, saying so.
+func (c *Conns) StreamsComponent(o events.StreamOptions) platform.Component {
+	return platform.Component{
+		Name: "streams",
+		Start: func(ctx context.Context) error {
+			return Retry(ctx, c.options(), "JetStream streams", func(ctx context.Context) error {
+				err := events.EnsureStreams(ctx, c.JS, o)
+				if errors.Is(err, events.ErrPartitionMismatch) {
+					return Permanent(err)
+				}
+				return err
+			})
+		},
+	}
+}
