@@ -8,7 +8,11 @@ import (
 	"testing"
 )
 
-const flows = "../../../../deploy/flows/"
+// flows holds the example flows; the default flow (embedded) is in shared/flow.
+const (
+	flows       = "../../../../deploy/flows/"
+	defaultFlow = "../../../../shared/flow/default"
+)
 
 func TestRun(t *testing.T) {
 	bad := filepath.Join(t.TempDir(), "bad.transcript")
@@ -21,12 +25,12 @@ func TestRun(t *testing.T) {
 		wantErr string
 		wantOut string
 	}{
-		{"check default", []string{"check", flows + "default.yaml"}, "", "is valid"},
-		{"default transcript", []string{"test", flows + "default.yaml", flows + "default.transcript"}, "", "ok   "},
+		{"check default", []string{"check", defaultFlow + ".yaml"}, "", "is valid"},
+		{"default transcript", []string{"test", defaultFlow + ".yaml", defaultFlow + ".transcript"}, "", "ok   "},
 		{"appointment transcript", []string{"test", flows + "appointment.yaml", flows + "appointment.transcript"}, "", "ok   "},
-		{"wrong reply fails", []string{"test", flows + "default.yaml", bad}, "1 of 1 transcripts failed", "Goodbye!"},
+		{"wrong reply fails", []string{"test", defaultFlow + ".yaml", bad}, "1 of 1 transcripts failed", "Goodbye!"},
 		{"missing file", []string{"check", "nope.yaml"}, "nope.yaml", ""},
-		{"record", []string{"record", flows + "default.yaml", bad}, "", "Hello! Welcome to Telnyx SMS."},
+		{"record", []string{"record", defaultFlow + ".yaml", bad}, "", "Hello! Welcome to Telnyx SMS."},
 		{"no args", []string{"test"}, "usage", ""},
 	}
 	for _, tc := range tests {
