@@ -1,6 +1,8 @@
-// Package platform is how a smsconv service starts: the configuration the services share, the command line
-// every binary answers (-h, version), a masked dump of the configuration, components started in order and
-// stopped in reverse within a shutdown deadline, and the connections to NATS and Redis.
+// Package platform is how a smsconv service starts: the configuration the services share, its logger, the
+// command line every binary answers (-h, version), a masked dump of the configuration, and components
+// started in order and stopped in reverse within a shutdown deadline. It needs only the standard library
+// (and env parsing), so the sandbox links no NATS or Redis client: the NATS, JetStream and Redis components
+// are in shared/connect, the tracing one in shared/obs.
 package platform
 
 import (
