@@ -25,6 +25,19 @@ type Command struct {
 	Serve func(ctx context.Context, environ []string, stderr io.Writer) error
 }
 
+// Serve returns the Serve of a Command: load the configuration from environ, then run the service with it
+// (logging to stderr), as every service does.
+func Serve[C any](load func(environ []string) (C, error), run func(ctx context.Context, cfg C, version string, logOut io.Writer) error,
+	version string) func(ctx context.Context, environ []string, stderr io.Writer) error {
+	return func(ctx context.Context, environ []string, stderr io.Writer) error {
+		cfg, err := load(environ)
+		if err != nil {
+			return err
+		}
+		return run(ctx, cfg, version, stderr)
+	}
+}
+
 // Subcommand is a command besides serve, help and version.
 type Subcommand struct {
 	// Name is the first argument; Usage follows it in the help ("[flags] TEXT...  text our number ...").

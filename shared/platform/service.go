@@ -134,11 +134,14 @@ func (s *Service) HTTP(h HTTP) Component {
 	return Component{
 		Name: h.Name,
 		Start: func(ctx context.Context) error {
+			ln := h.Listener
 			handler, err := h.Handler()
 			if err != nil {
+				if ln != nil {
+					_ = ln.Close()
+				}
 				return err
 			}
-			ln := h.Listener
 			if ln == nil {
 				var lc net.ListenConfig
 				if ln, err = lc.Listen(ctx, "tcp", h.Addr); err != nil {

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -138,4 +139,54 @@ func (r *Running) Stop(tb testing.TB) string {
 		tb.Fatalf("not a clean stop:\n%s", out)
 	}
 	return out
+}
+
+// Get answers the status code of GET path on the HTTP component's bound address.
+func (r *Running) Get(tb testing.TB, component, path string) int {
+	tb.Helper()
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, "http://"+r.Addr(tb, component)+path, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("GET %s: %v", path, err)
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode
+}
+
+// RunFunc is a binary's run function: main passes it os.Args[1:] and os.Environ().
+type RunFunc func(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error
+
+// CheckHelpAndVersion runs -h, --help, help and version with refused, an environment the service would
+// refuse, and fails the test unless each succeeds without logging (so nothing was loaded or started), help
+// names every string of wantHelp, and version prints the version.
+func CheckHelpAndVersion(t *testing.T, run RunFunc, refused []string, wantHelp ...string) {
+	t.Helper()
+	tests := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"-h"}, wantHelp},
+		{[]string{"--help"}, wantHelp},
+		{[]string{"help"}, wantHelp},
+		{[]string{"version"}, []string{"dev\n"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.args[0], func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if err := run(context.Background(), tc.args, refused, &out, &errOut); err != nil {
+				t.Fatalf("run %v: %v", tc.args, err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("output lacks %q:\n%s", w, out.String())
+				}
+			}
+			if errOut.Len() != 0 {
+				t.Errorf("logged something: %s", errOut.String())
+			}
+		})
+	}
 }

@@ -34,12 +34,6 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		Summary:  "verifies Telnyx webhooks, queues them in NATS JetStream and serves the send and inspection API",
 		Version:  version,
 		Defaults: config.Defaults(),
-		Serve: func(ctx context.Context, environ []string, stderr io.Writer) error {
-			cfg, err := config.Load(environ)
-			if err != nil {
-				return err
-			}
-			return app.Run(ctx, cfg, version, stderr)
-		},
+		Serve:    platform.Serve(config.Load, app.Run, version),
 	}.Run(ctx, args, environ, stdout, stderr)
 }

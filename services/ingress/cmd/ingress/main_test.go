@@ -16,33 +16,9 @@ import (
 )
 
 func TestHelpAndVersionStartNothing(t *testing.T) {
-	// An environment the service would refuse: -h and version must not read it.
-	bad := []string{"NATS_PARTITIONS=many", "TELNYX_PUBLIC_KEY="}
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
-		{"-h", []string{"-h"}, []string{"TELNYX_PUBLIC_KEY", "(required)", "HTTP_ADDR", ":8080", "SHUTDOWN_TIMEOUT", "15s", "NATS_URL", "LOG_FORMAT", "json"}},
-		{"--help", []string{"--help"}, []string{"ADMIN_TOKEN", "WEBHOOK_TOLERANCE", "300s"}},
-		{"version", []string{"version"}, []string{"dev\n"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			if err := run(context.Background(), tc.args, bad, &out, &errOut); err != nil {
-				t.Fatalf("run: %v", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("output lacks %q:\n%s", w, out.String())
-				}
-			}
-			if errOut.Len() != 0 {
-				t.Fatalf("logged something: %s", errOut.String())
-			}
-		})
-	}
+	platformtest.CheckHelpAndVersion(t, run, []string{"NATS_PARTITIONS=many", "TELNYX_PUBLIC_KEY="},
+		"TELNYX_PUBLIC_KEY", "(required)", "ADMIN_TOKEN", "HTTP_ADDR", ":8080", "WEBHOOK_TOLERANCE", "300s",
+		"SHUTDOWN_TIMEOUT", "15s", "NATS_URL", "nats://127.0.0.1:4222", "LOG_FORMAT", "json")
 }
 
 func TestBadConfigNamesTheVariable(t *testing.T) {
@@ -61,13 +37,8 @@ func TestServesUntilCancelled(t *testing.T) {
 	svc := platformtest.Start(t, "ingress", func(ctx context.Context, logOut io.Writer) error {
 		return run(ctx, nil, environ, io.Discard, logOut)
 	})
-	resp, err := http.Get("http://" + svc.Addr(t, "http") + "/readyz") //nolint:noctx // a test's one request
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/readyz answered %d", resp.StatusCode)
+	if code := svc.Get(t, "http", "/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz answered %d", code)
 	}
 	out := svc.Stop(t)
 	if strings.Contains(out, "s3cret-token") || !strings.Contains(out, `"ADMIN_TOKEN":"***"`) ||

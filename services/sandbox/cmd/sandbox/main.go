@@ -46,17 +46,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 				Run: say.Run},
 			{Name: "keygen", Usage: "keygen\tprint a fresh SANDBOX_PRIVATE_KEY and its TELNYX_PUBLIC_KEY", Run: keygen},
 		},
-		Serve: func(ctx context.Context, environ []string, stderr io.Writer) error {
-			cfg, err := config.Load(environ)
-			if err != nil {
-				return err
-			}
-			log, err := cfg.Logger(stderr, "sandbox")
-			if err != nil {
-				return err
-			}
-			return app.Run(ctx, cfg, version, log)
-		},
+		Serve: platform.Serve(config.Load, app.Run, version),
 	}.Run(ctx, args, environ, stdout, stderr)
 }
 

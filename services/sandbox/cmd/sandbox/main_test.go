@@ -62,35 +62,9 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestHelpAndVersionStartNothing(t *testing.T) {
-	// An environment the server would refuse: -h and version must not read it.
-	bad := []string{"SANDBOX_FAILURE_RATE=2"}
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
-		{"help", []string{"help"}, []string{"sandbox say", "sandbox keygen"}},
-		{"-h", []string{"-h"}, []string{"SANDBOX_ADDR", ":8090", "SANDBOX_SHUTDOWN_TIMEOUT", "10s", "LOG_FORMAT", "text",
-			"SANDBOX_PRIVATE_KEY", "sandbox version"}},
-		{"--help", []string{"--help"}, []string{"INGRESS_WEBHOOK_URL", "http://127.0.0.1:8080/webhooks/sms"}},
-		{"version", []string{"version"}, []string{"dev\n"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			if err := run(context.Background(), tc.args, bad, &out, &errOut); err != nil {
-				t.Fatalf("run: %v", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("output lacks %q:\n%s", w, out.String())
-				}
-			}
-			if errOut.Len() != 0 {
-				t.Fatalf("logged something: %s", errOut.String())
-			}
-		})
-	}
+	platformtest.CheckHelpAndVersion(t, run, []string{"SANDBOX_FAILURE_RATE=2"},
+		"sandbox say", "sandbox keygen", "sandbox version", "SANDBOX_ADDR", ":8090", "SANDBOX_SHUTDOWN_TIMEOUT", "10s",
+		"SANDBOX_PRIVATE_KEY", "INGRESS_WEBHOOK_URL", "http://127.0.0.1:8080/webhooks/sms", "LOG_FORMAT", "text")
 }
 
 func TestServesUntilCancelled(t *testing.T) {
@@ -98,13 +72,8 @@ func TestServesUntilCancelled(t *testing.T) {
 	svc := platformtest.Start(t, "sandbox", func(ctx context.Context, logOut io.Writer) error {
 		return run(ctx, []string{"serve"}, environ, io.Discard, logOut)
 	})
-	resp, err := http.Get("http://" + svc.Addr(t, "http") + "/healthz") //nolint:noctx // a test's one request
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz answered %d", resp.StatusCode)
+	if code := svc.Get(t, "http", "/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz answered %d", code)
 	}
 	if out := svc.Stop(t); strings.Contains(out, "s3cret-key") || !strings.Contains(out, `"SANDBOX_API_KEY":"***"`) {
 		t.Errorf("log leaks the API key or lacks the masked configuration:\n%s", out)

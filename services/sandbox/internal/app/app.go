@@ -4,6 +4,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,8 +27,13 @@ const (
 	maxHeaderBytes    = 64 << 10
 )
 
-// Run listens on cfg.Addr and serves until ctx ends, then shuts down gracefully.
-func Run(ctx context.Context, cfg config.Config, version string, log *slog.Logger) error {
+// Run listens on cfg.Addr and serves until ctx ends, then shuts down gracefully within
+// cfg.ShutdownTimeout.
+func Run(ctx context.Context, cfg config.Config, version string, logOut io.Writer) error {
+	log, err := cfg.Logger(logOut, "sandbox")
+	if err != nil {
+		return err
+	}
 	return serve(ctx, nil, cfg, version, log)
 }
 

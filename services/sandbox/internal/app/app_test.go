@@ -150,7 +150,7 @@ func TestRunFailsOnBusyAddress(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = app.Run(context.Background(), cfg, "test", slog.New(slog.DiscardHandler))
+	err = app.Run(context.Background(), cfg, "test", io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "listen") {
 		t.Fatalf("Run on a busy address: %v", err)
 	}

@@ -43,12 +43,6 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 				return flowcmd.Run(args, stdout)
 			},
 		}},
-		Serve: func(ctx context.Context, environ []string, stderr io.Writer) error {
-			cfg, err := config.Load(environ)
-			if err != nil {
-				return err
-			}
-			return app.Run(ctx, cfg, version, stderr)
-		},
+		Serve: platform.Serve(config.Load, app.Run, version),
 	}.Run(ctx, args, environ, stdout, stderr)
 }

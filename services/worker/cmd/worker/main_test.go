@@ -10,9 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/natstest"
 	"github.com/smsconv/smsconv/shared/platform/platformtest"
@@ -20,34 +17,9 @@ import (
 )
 
 func TestHelpAndVersionStartNothing(t *testing.T) {
-	// An environment the service would refuse: -h and version must not read it.
-	bad := []string{"NATS_PARTITIONS=many"}
-	tests := []struct {
-		name string
-		args []string
-		want []string
-	}{
-		{"-h", []string{"-h"}, []string{"TELNYX_API_KEY", "(required)", "WORKER_ACK_WAIT", "30s", "SHUTDOWN_TIMEOUT", "20s",
-			"METRICS_ADDR", ":9090", "NATS_PARTITIONS", "16", "worker flow check|test|record"}},
-		{"--help", []string{"--help"}, []string{"FLOW_FILE", "REPLY_RATE_LIMIT"}},
-		{"version", []string{"version"}, []string{"dev\n"}},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			var out, errOut bytes.Buffer
-			if err := run(context.Background(), tc.args, bad, &out, &errOut); err != nil {
-				t.Fatalf("run: %v", err)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(out.String(), w) {
-					t.Errorf("output lacks %q:\n%s", w, out.String())
-				}
-			}
-			if errOut.Len() != 0 {
-				t.Fatalf("logged something: %s", errOut.String())
-			}
-		})
-	}
+	platformtest.CheckHelpAndVersion(t, run, []string{"NATS_PARTITIONS=many"},
+		"TELNYX_API_KEY", "(required)", "WORKER_ACK_WAIT", "30s", "SHUTDOWN_TIMEOUT", "20s", "METRICS_ADDR", ":9090",
+		"NATS_PARTITIONS", "16", "FLOW_FILE", "worker flow check|test|record")
 }
 
 func TestArgumentErrors(t *testing.T) {
@@ -83,13 +55,8 @@ func TestServesUntilCancelled(t *testing.T) {
 	svc := platformtest.Start(t, "worker", func(ctx context.Context, logOut io.Writer) error {
 		return run(ctx, nil, environ(nats.URL, redis.URL, 4), io.Discard, logOut)
 	})
-	resp, err := http.Get("http://" + svc.Addr(t, "metrics") + "/healthz") //nolint:noctx // a test's one request
-	if err != nil {
-		t.Fatal(err)
-	}
-	_ = resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/healthz answered %d", resp.StatusCode)
+	if code := svc.Get(t, "metrics", "/healthz"); code != http.StatusOK {
+		t.Fatalf("/healthz answered %d", code)
 	}
 	if out := svc.Stop(t); strings.Contains(out, "s3cret-key") || !strings.Contains(out, `"TELNYX_API_KEY":"***"`) {
 		t.Errorf("log leaks the API key or lacks the masked configuration:\n%s", out)
@@ -99,23 +66,14 @@ func TestServesUntilCancelled(t *testing.T) {
 // The README says a worker refuses to start against a stream with another partition count: at once, not
 // after retrying.
 func TestRefusesAnotherPartitionCountAtOnce(t *testing.T) {
-	srv, redis := natstest.Start(t), redistest.Start(t)
-	nc, err := nats.Connect(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	so := events.DefaultStreamOptions()
-	so.Partitions = 4
-	if err := events.EnsureStreams(context.Background(), js, so); err != nil {
-		t.Fatal(err)
-	}
+	nats, redis := natstest.Start(t), redistest.Start(t)
+	first := platformtest.Start(t, "worker", func(ctx context.Context, logOut io.Writer) error {
+		return run(ctx, nil, environ(nats.URL, redis.URL, 4), io.Discard, logOut)
+	})
+	first.Stop(t)
+
 	logs := platformtest.NewLogs()
-	err = run(context.Background(), nil, environ(srv.URL, redis.URL, 8), io.Discard, logs)
+	err := run(context.Background(), nil, environ(nats.URL, redis.URL, 8), io.Discard, logs)
 	if !errors.Is(err, events.ErrPartitionMismatch) {
 		t.Fatalf("err = %v, want a partition mismatch", err)
 	}
