@@ -87,8 +87,7 @@ func (s *Service) Run(ctx context.Context, components ...Component) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-	case runErr = <-s.failed:
-		s.Log.Error("a component failed; shutting down", "component", "platform", "err", runErr)
+	case runErr = <-s.failed: // returned, and so reported, once stopped
 	}
 	s.Log.Info("shutting down", "component", "platform", "timeout", s.ShutdownTimeout)
 	s.stop(started)
