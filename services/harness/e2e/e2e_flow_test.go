@@ -153,7 +153,7 @@ func TestIdleConversationExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	def, err := os.ReadFile(filepath.Join(root, "deploy", "flows", "default.yaml"))
+	def, err := os.ReadFile(filepath.Join(root, "shared", "flow", "default.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
