@@ -81,11 +81,11 @@ nats-server: ## Build bin/nats-server (a JetStream 2.11+ server from the Go modu
 run: build nats-server ## Run NATS, Redis, sandbox, ingress and WORKERS=N workers locally (no Docker).
 	deploy/run-local.sh
 
-chaos: ## Fault-injection harness (services/harness/cmd/chaos); pass flags with ARGS='...'.
-	$(GO) run ./services/harness/cmd/chaos $(ARGS)
+chaos: ## Fault-injection harness (e2e/cmd/chaos); pass flags with ARGS='...'.
+	$(GO) run ./e2e/cmd/chaos $(ARGS)
 
-bench: ## Load generator with latency/throughput report (services/harness/cmd/loadgen); ARGS='...'.
-	$(GO) run ./services/harness/cmd/loadgen $(ARGS)
+bench: ## Load generator with latency/throughput report (e2e/cmd/loadgen); ARGS='...'.
+	$(GO) run ./e2e/cmd/loadgen $(ARGS)
 
 clean: ## Remove bin/ and the local run state in .run/.
 	rm -rf $(BIN) .run

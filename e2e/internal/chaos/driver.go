@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 // webhookPoster is what the driver needs of stack.Client (a fake in tests).

@@ -1,4 +1,4 @@
-module github.com/smsconv/smsconv/services/harness
+module github.com/smsconv/smsconv/e2e
 
 go 1.26.8
 
@@ -33,4 +33,4 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace github.com/smsconv/smsconv/shared => ../../shared
+replace github.com/smsconv/smsconv/shared => ../shared

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"sort"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 // maxExamples bounds the examples of each kind of violation kept for the report.

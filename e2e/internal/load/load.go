@@ -22,7 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 // Scenario names.

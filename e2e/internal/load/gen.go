@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 // texts are what the simulated users send, in turn: every one is answered by the seed dialog, and "status"

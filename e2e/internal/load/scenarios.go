@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 // ingress measures the ingress alone: its worker is stopped, so accepted webhooks pile up in the stream and

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 var t0 = time.Date(2026, 6, 18, 12, 0, 0, 0, time.UTC)

@@ -2,9 +2,9 @@
 // as real processes on this machine and measures them under open-loop load (see package load). It prints a
 // table and writes bench/results.json, bench/results.md and bench/latency.svg at the repository root.
 //
-//	go run ./services/harness/cmd/loadgen                  # the full measurement (about 20 minutes)
-//	go run ./services/harness/cmd/loadgen -short           # a smoke run for CI (well under a minute)
-//	go run ./services/harness/cmd/loadgen -scenarios e2e -workers 2 -e2e-rates 1000 -runs 5
+//	go run ./e2e/cmd/loadgen                  # the full measurement (about 20 minutes)
+//	go run ./e2e/cmd/loadgen -short           # a smoke run for CI (well under a minute)
+//	go run ./e2e/cmd/loadgen -scenarios e2e -workers 2 -e2e-rates 1000 -runs 5
 package main
 
 import (
@@ -22,8 +22,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/load"
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/load"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 func main() {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 func TestLatencyOf(t *testing.T) {

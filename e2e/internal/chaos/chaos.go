@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 // ErrViolation is returned (wrapped, with the list) by Run when a guarantee was broken.

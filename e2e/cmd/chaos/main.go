@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/chaos"
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/chaos"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 func main() {

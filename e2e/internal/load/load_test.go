@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 var bins stack.Binaries

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/smsconv/smsconv/services/harness/internal/stack"
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 // FaultCounts says which faults a run actually injected.
