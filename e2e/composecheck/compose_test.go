@@ -21,6 +21,7 @@ import (
 	"go.yaml.in/yaml/v4"
 
 	"github.com/smsconv/smsconv/shared/phone"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // appServices are built from deploy/Dockerfile; the build target is the service name.
@@ -427,30 +428,28 @@ func assignments(tb testing.TB, path string) map[string]string {
 	return out
 }
 
-// TestDevKeyPairIsTheSameEverywhere keeps the development key pair of docker-compose.yml, deploy/run-local.sh
-// and the sandbox's README-dev-key.txt in step: a mismatch shows up as 401s from the ingress.
+// TestDevKeyPairIsTheSameEverywhere keeps the development key pair written out in docker-compose.yml and the
+// sandbox's README-dev-key.txt equal to the one defined in Go (fakeapi.DevSeed, DevPublicKey), which make run and
+// the tests use: a mismatch shows up as 401s from the ingress.
 func TestDevKeyPairIsTheSameEverywhere(t *testing.T) {
 	p := loadProject(t, loadConfig{})
-	wantSeed := envValue(t, service(t, p, "sandbox"), "SANDBOX_PRIVATE_KEY")
-	wantPub := envValue(t, service(t, p, "ingress"), "TELNYX_PUBLIC_KEY")
-	tests := []struct {
-		file            string
-		seedKey, pubKey string
-	}{
-		{file: "deploy/run-local.sh", seedKey: "DEV_SEED", pubKey: "DEV_PUBLIC_KEY"},
-		{file: "services/sandbox/README-dev-key.txt", seedKey: "SANDBOX_PRIVATE_KEY", pubKey: "TELNYX_PUBLIC_KEY"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
-			vars := assignments(t, filepath.Join(p.WorkingDir, filepath.FromSlash(tt.file)))
-			if got := vars[tt.seedKey]; got != wantSeed {
-				t.Errorf("%s: %s = %q, docker-compose.yml's sandbox uses %q", tt.file, tt.seedKey, got, wantSeed)
-			}
-			if got := vars[tt.pubKey]; got != wantPub {
-				t.Errorf("%s: %s = %q, docker-compose.yml's ingress uses %q", tt.file, tt.pubKey, got, wantPub)
-			}
-		})
-	}
+	t.Run("docker-compose.yml", func(t *testing.T) {
+		if got := envValue(t, service(t, p, "sandbox"), "SANDBOX_PRIVATE_KEY"); got != fakeapi.DevSeed {
+			t.Errorf("sandbox SANDBOX_PRIVATE_KEY default = %q, want fakeapi.DevSeed %q", got, fakeapi.DevSeed)
+		}
+		if got := envValue(t, service(t, p, "ingress"), "TELNYX_PUBLIC_KEY"); got != fakeapi.DevPublicKey {
+			t.Errorf("ingress TELNYX_PUBLIC_KEY default = %q, want fakeapi.DevPublicKey %q", got, fakeapi.DevPublicKey)
+		}
+	})
+	t.Run("services/sandbox/README-dev-key.txt", func(t *testing.T) {
+		vars := assignments(t, filepath.Join(p.WorkingDir, "services", "sandbox", "README-dev-key.txt"))
+		if got := vars["SANDBOX_PRIVATE_KEY"]; got != fakeapi.DevSeed {
+			t.Errorf("SANDBOX_PRIVATE_KEY = %q, want fakeapi.DevSeed %q", got, fakeapi.DevSeed)
+		}
+		if got := vars["TELNYX_PUBLIC_KEY"]; got != fakeapi.DevPublicKey {
+			t.Errorf("TELNYX_PUBLIC_KEY = %q, want fakeapi.DevPublicKey %q", got, fakeapi.DevPublicKey)
+		}
+	})
 }
 
 var composeVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)

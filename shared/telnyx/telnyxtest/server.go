@@ -1,21 +1,25 @@
+// Package telnyxtest runs the fake Telnyx API (package fakeapi) on an httptest server for the duration of a
+// test. The fake itself lives in fakeapi because the sandbox ships it.
 package telnyxtest
 
 import (
 	"net/http/httptest"
 	"testing"
+
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
-// Server is a Fake listening on a real HTTP server for the duration of a test.
+// Server is a fakeapi.Fake listening on a real HTTP server for the duration of a test.
 type Server struct {
-	*Fake
+	*fakeapi.Fake
 	// URL is the server's root, e.g. http://127.0.0.1:41234.
 	URL string
 }
 
-// NewServer starts an httptest.Server serving a new Fake and closes it when the test ends.
-func NewServer(tb testing.TB, o Options) *Server {
+// NewServer starts an httptest.Server serving a new fake and closes it when the test ends.
+func NewServer(tb testing.TB, o fakeapi.Options) *Server {
 	tb.Helper()
-	f := NewFake(o)
+	f := fakeapi.NewFake(o)
 	srv := httptest.NewServer(f)
 	tb.Cleanup(srv.Close)
 	return &Server{Fake: f, URL: srv.URL}

@@ -24,7 +24,7 @@ import (
 	"github.com/smsconv/smsconv/shared/redistest"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 const (
@@ -40,7 +40,7 @@ type env struct {
 	redis  *redistest.Server
 	js     jetstream.JetStream
 	store  *store.Store
-	signer *telnyxtest.Signer
+	signer *fakeapi.Signer
 }
 
 func newEnv(t *testing.T, mutate ...func(*api.Deps)) *env {
@@ -63,7 +63,7 @@ func newEnv(t *testing.T, mutate ...func(*api.Deps)) *env {
 	if err := events.EnsureStreams(ctx, js, o); err != nil {
 		t.Fatal(err)
 	}
-	signer, err := telnyxtest.GenerateSigner()
+	signer, err := fakeapi.GenerateSigner()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func (e *env) lastConversationMsg() (*jetstream.RawStreamMsg, events.Message) {
 
 func TestWebhookQueuesInboundOnceAndAnswersFast(t *testing.T) {
 	e := newEnv(t)
-	body := telnyxtest.InboundWebhook(telnyxtest.Inbound{EventID: "evt-1", MessageID: "msg-1", From: userNumber, To: ourNumber, Text: "Hello"})
+	body := fakeapi.InboundWebhook(fakeapi.Inbound{EventID: "evt-1", MessageID: "msg-1", From: userNumber, To: ourNumber, Text: "Hello"})
 	var got map[string]string
 	if resp := e.webhook(body, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "queued" || got["message_id"] != "msg-1" {
 		t.Fatalf("first delivery: %d %v", resp.StatusCode, got)
@@ -173,10 +173,10 @@ func TestWebhookQueuesInboundOnceAndAnswersFast(t *testing.T) {
 
 func TestWebhookRejectsBadInput(t *testing.T) {
 	e := newEnv(t)
-	good := telnyxtest.InboundWebhook(telnyxtest.Inbound{From: userNumber, To: ourNumber, Text: "hi"})
-	other, _ := telnyxtest.GenerateSigner()
+	good := fakeapi.InboundWebhook(fakeapi.Inbound{From: userNumber, To: ourNumber, Text: "hi"})
+	other, _ := fakeapi.GenerateSigner()
 	now := time.Now()
-	sign := func(s *telnyxtest.Signer, body []byte, ts time.Time) map[string]string {
+	sign := func(s *fakeapi.Signer, body []byte, ts time.Time) map[string]string {
 		sig, tsv := s.Sign(body, ts)
 		return map[string]string{telnyx.HeaderSignature: sig, telnyx.HeaderTimestamp: tsv}
 	}
@@ -220,7 +220,7 @@ func TestWebhookRejectsBadInput(t *testing.T) {
 
 func TestWebhookOtherEventsAndMediaOnly(t *testing.T) {
 	e := newEnv(t)
-	receipt := telnyxtest.ReceiptWebhook(telnyxtest.Receipt{EventType: "message.finalized", MessageID: "tx-1", From: ourNumber, To: userNumber, Status: "delivered"})
+	receipt := fakeapi.ReceiptWebhook(fakeapi.Receipt{EventType: "message.finalized", MessageID: "tx-1", From: ourNumber, To: userNumber, Status: "delivered"})
 	var got map[string]string
 	if resp := e.webhook(receipt, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "acknowledged" {
 		t.Fatalf("receipt: %d %v", resp.StatusCode, got)
@@ -232,8 +232,8 @@ func TestWebhookOtherEventsAndMediaOnly(t *testing.T) {
 	if n := e.streamMsgs(events.StreamEvents); n != 2 {
 		t.Fatalf("events stream holds %d, want 2", n)
 	}
-	mms := telnyxtest.InboundWebhook(telnyxtest.Inbound{From: userNumber, To: ourNumber, Text: "",
-		Media: []telnyxtest.Media{{URL: "https://example.com/cat.jpg", ContentType: "image/jpeg", Size: 1234}}})
+	mms := fakeapi.InboundWebhook(fakeapi.Inbound{From: userNumber, To: ourNumber, Text: "",
+		Media: []fakeapi.Media{{URL: "https://example.com/cat.jpg", ContentType: "image/jpeg", Size: 1234}}})
 	if resp := e.webhook(mms, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "queued" {
 		t.Fatalf("media-only MMS: %d %v (must be accepted, or Telnyx retries forever)", resp.StatusCode, got)
 	}
@@ -245,7 +245,7 @@ func TestWebhookOtherEventsAndMediaOnly(t *testing.T) {
 
 func TestWebhookNATSDownAnswers503AndLosesNothing(t *testing.T) {
 	e := newEnv(t)
-	body := telnyxtest.InboundWebhook(telnyxtest.Inbound{EventID: "evt-down", From: userNumber, To: ourNumber, Text: "hello"})
+	body := fakeapi.InboundWebhook(fakeapi.Inbound{EventID: "evt-down", From: userNumber, To: ourNumber, Text: "hello"})
 	e.nats.Stop()
 	var got map[string]string
 	resp := e.webhook(body, time.Now(), &got)
@@ -471,7 +471,7 @@ func TestStreamFullAnswers503(t *testing.T) {
 	}
 	var got map[string]string
 	for i := range 3 {
-		body := telnyxtest.InboundWebhook(telnyxtest.Inbound{EventID: "evt-full-" + strconv.Itoa(i), From: userNumber, To: ourNumber, Text: "hi"})
+		body := fakeapi.InboundWebhook(fakeapi.Inbound{EventID: "evt-full-" + strconv.Itoa(i), From: userNumber, To: ourNumber, Text: "hi"})
 		resp := e.webhook(body, time.Now(), &got)
 		want := 200
 		if i == 2 {
@@ -503,7 +503,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 	if !strings.Contains(before, `smsconv_webhooks_total{outcome="accepted"} 0`) {
 		t.Fatalf("webhook counter not exposed at zero before traffic:\n%s", before)
 	}
-	body := telnyxtest.InboundWebhook(telnyxtest.Inbound{From: userNumber, To: ourNumber, Text: "hi"})
+	body := fakeapi.InboundWebhook(fakeapi.Inbound{From: userNumber, To: ourNumber, Text: "hi"})
 	e.webhook(body, time.Now(), nil)
 	e.webhook(body, time.Now(), nil)
 	e.do("POST", "/webhooks/sms", body, nil, nil) // unsigned

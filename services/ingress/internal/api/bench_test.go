@@ -21,7 +21,7 @@ import (
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/natstest"
 	"github.com/smsconv/smsconv/shared/telnyx"
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // benchIngress is the real webhook handler on a real in-process JetStream (file storage, as deployed), without
@@ -29,7 +29,7 @@ import (
 type benchIngress struct {
 	h      *echo.Echo
 	js     jetstream.JetStream
-	signer *telnyxtest.Signer
+	signer *fakeapi.Signer
 }
 
 func newBenchIngress(tb testing.TB) *benchIngress {
@@ -51,7 +51,7 @@ func newBenchIngress(tb testing.TB) *benchIngress {
 	if err := events.EnsureStreams(ctx, js, o); err != nil {
 		tb.Fatal(err)
 	}
-	signer, err := telnyxtest.GenerateSigner()
+	signer, err := fakeapi.GenerateSigner()
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func (bi *benchIngress) prepare(first, n int) []signedWebhook {
 	now := time.Now()
 	for i := range out {
 		id := strconv.Itoa(first + i)
-		body := telnyxtest.InboundWebhook(telnyxtest.Inbound{EventID: "evt-" + id, MessageID: "msg-" + id,
+		body := fakeapi.InboundWebhook(fakeapi.Inbound{EventID: "evt-" + id, MessageID: "msg-" + id,
 			From: "+1212555" + strconv.Itoa(10_000 + (first+i)%1000)[1:], To: ourNumber, Text: "hello", At: now})
 		sig, ts := bi.signer.Sign(body, now)
 		h := http.Header{}

@@ -19,7 +19,7 @@ import (
 	"github.com/smsconv/smsconv/services/sandbox/internal/config"
 	"github.com/smsconv/smsconv/services/sandbox/internal/say"
 	"github.com/smsconv/smsconv/shared/platform"
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -51,7 +51,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 }
 
 func keygen(_ context.Context, _ []string, stdout, _ io.Writer) error {
-	s, err := telnyxtest.GenerateSigner()
+	s, err := fakeapi.GenerateSigner()
 	if err != nil {
 		return err
 	}

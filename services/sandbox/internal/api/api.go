@@ -12,7 +12,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/sandbox/internal/simulator"
 	"github.com/smsconv/smsconv/shared/phone"
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // maxBody bounds the body of every /sandbox request.
@@ -27,14 +27,14 @@ type Defaults struct {
 }
 
 // Apply sets d's faults on fake.
-func (d Defaults) Apply(fake *telnyxtest.Fake) {
+func (d Defaults) Apply(fake *fakeapi.Fake) {
 	fake.SetLatency(d.Latency)
 	fake.SetFailureRate(d.FailureRate, d.FailureStatus, d.FailureCode)
 }
 
 // API serves the sandbox's endpoints.
 type API struct {
-	fake      *telnyxtest.Fake
+	fake      *fakeapi.Fake
 	sim       *simulator.Simulator
 	publicKey string
 	defaults  Defaults
@@ -42,7 +42,7 @@ type API struct {
 }
 
 // New returns the sandbox's HTTP handler. publicKey is the base64 key the ingress must verify webhooks with.
-func New(fake *telnyxtest.Fake, sim *simulator.Simulator, publicKey string, defaults Defaults, log *slog.Logger) http.Handler {
+func New(fake *fakeapi.Fake, sim *simulator.Simulator, publicKey string, defaults Defaults, log *slog.Logger) http.Handler {
 	a := &API{fake: fake, sim: sim, publicKey: publicKey, defaults: defaults, log: log.With("component", "api")}
 	mux := http.NewServeMux()
 	// The fake answers every /v2 path itself, with Telnyx-shaped 404 and 405 errors.
@@ -69,7 +69,7 @@ func (a *API) listMessages(w http.ResponseWriter, r *http.Request) {
 		msgs = a.fake.MessagesTo(to)
 	}
 	if msgs == nil {
-		msgs = []telnyxtest.SentMessage{}
+		msgs = []fakeapi.SentMessage{}
 	}
 	writeJSON(w, http.StatusOK, msgs)
 }
@@ -243,8 +243,8 @@ type InboundResponse struct {
 	EventID     string `json:"event_id,omitempty"`
 	MessageID   string `json:"message_id,omitempty"`
 	// Reply is our reply to the user, null when not waited for or not sent in time (then TimedOut is true).
-	Reply    *telnyxtest.SentMessage `json:"reply"`
-	TimedOut bool                    `json:"timed_out"`
+	Reply    *fakeapi.SentMessage `json:"reply"`
+	TimedOut bool                 `json:"timed_out"`
 	// Error says why the webhook was not accepted.
 	Error string `json:"error,omitempty"`
 }
@@ -266,7 +266,7 @@ func (a *API) inbound(w http.ResponseWriter, r *http.Request) {
 	}
 	text := simulator.Text{From: req.From, To: req.To, Text: req.Text, Wait: wait}
 	for _, m := range req.Media {
-		text.Media = append(text.Media, telnyxtest.Media{URL: m.URL, ContentType: m.ContentType, Size: m.Size})
+		text.Media = append(text.Media, fakeapi.Media{URL: m.URL, ContentType: m.ContentType, Size: m.Size})
 	}
 	res, err := a.sim.Send(r.Context(), text)
 	out := InboundResponse{WebhookStatus: res.WebhookStatus, EventID: res.EventID, MessageID: res.MessageID,

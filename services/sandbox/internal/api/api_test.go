@@ -15,7 +15,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/sandbox/internal/ingresstest"
 	"github.com/smsconv/smsconv/services/sandbox/internal/simulator"
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 const (
@@ -26,8 +26,8 @@ const (
 
 type env struct {
 	url     string
-	fake    *telnyxtest.Fake
-	signer  *telnyxtest.Signer
+	fake    *fakeapi.Fake
+	signer  *fakeapi.Signer
 	ingress *ingresstest.Ingress
 }
 
@@ -35,12 +35,12 @@ type env struct {
 // Telnyx API, as the real ingress and worker do.
 func newEnv(tb testing.TB, defaults Defaults) env {
 	tb.Helper()
-	signer, err := telnyxtest.GenerateSigner()
+	signer, err := fakeapi.GenerateSigner()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	in := ingresstest.New(tb, signer.PublicKey())
-	fake := telnyxtest.NewFake(telnyxtest.Options{APIKey: apiKey, Latency: defaults.Latency})
+	fake := fakeapi.NewFake(fakeapi.Options{APIKey: apiKey, Latency: defaults.Latency})
 	defaults.Apply(fake)
 	log := slog.New(slog.DiscardHandler)
 	sim := simulator.New(fake, signer, simulator.Settings{WebhookURL: in.URL, OurNumber: ourNumber,
@@ -205,7 +205,7 @@ func TestInboxAndReset(t *testing.T) {
 			t.Fatalf("send: %d", status)
 		}
 	}
-	var all, mine []telnyxtest.SentMessage
+	var all, mine []fakeapi.SentMessage
 	call(t, http.MethodGet, e.url+"/sandbox/messages", "", &all)
 	call(t, http.MethodGet, e.url+"/sandbox/messages?to=%2B13125550123", "", &mine)
 	if len(all) != 3 || len(mine) != 2 || mine[0].To != userNumber || mine[0].Text != "hi" || mine[0].ID == "" {

@@ -14,7 +14,7 @@ import (
 	"github.com/smsconv/smsconv/services/sandbox/internal/config"
 	"github.com/smsconv/smsconv/services/sandbox/internal/simulator"
 	"github.com/smsconv/smsconv/shared/platform"
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // HTTP server limits. WriteTimeout must outlast the longest reply wait of /sandbox/inbound plus the longest
@@ -51,7 +51,7 @@ func serve(ctx context.Context, ln net.Listener, cfg config.Config, version stri
 		}
 		return err
 	}
-	fake := telnyxtest.NewFake(telnyxtest.Options{APIKey: cfg.APIKey, Latency: cfg.Latency, PoolNumber: cfg.PhoneNumber})
+	fake := fakeapi.NewFake(fakeapi.Options{APIKey: cfg.APIKey, Latency: cfg.Latency, PoolNumber: cfg.PhoneNumber})
 	defaults := api.Defaults{FailureRate: cfg.FailureRate, FailureStatus: cfg.FailureStatus,
 		FailureCode: cfg.FailureCode, Latency: cfg.Latency}
 	defaults.Apply(fake)
@@ -81,9 +81,9 @@ func serve(ctx context.Context, ln net.Listener, cfg config.Config, version stri
 }
 
 // newSigner uses the configured key, or generates one and says which public key the ingress needs.
-func newSigner(cfg config.Config, log *slog.Logger) (*telnyxtest.Signer, error) {
+func newSigner(cfg config.Config, log *slog.Logger) (*fakeapi.Signer, error) {
 	if cfg.Seed != nil {
-		s, err := telnyxtest.NewSigner(cfg.Seed)
+		s, err := fakeapi.NewSigner(cfg.Seed)
 		if err != nil {
 			return nil, fmt.Errorf("SANDBOX_PRIVATE_KEY: %w", err)
 		}
@@ -91,7 +91,7 @@ func newSigner(cfg config.Config, log *slog.Logger) (*telnyxtest.Signer, error) 
 			s.PublicKeyBase64(), "component", "app")
 		return s, nil
 	}
-	s, err := telnyxtest.GenerateSigner()
+	s, err := fakeapi.GenerateSigner()
 	if err != nil {
 		return nil, err
 	}

@@ -8,19 +8,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // The stand-in must reject what a real ingress rejects, or the sandbox tests could pass with broken signatures.
 func TestVerification(t *testing.T) {
-	good, _ := telnyxtest.GenerateSigner()
-	other, _ := telnyxtest.GenerateSigner()
+	good, _ := fakeapi.GenerateSigner()
+	other, _ := fakeapi.GenerateSigner()
 	in := New(t, good.PublicKey())
-	body := telnyxtest.InboundWebhook(telnyxtest.Inbound{Text: "hi"})
+	body := fakeapi.InboundWebhook(fakeapi.Inbound{Text: "hi"})
 
 	tests := []struct {
 		name   string
-		signer *telnyxtest.Signer
+		signer *fakeapi.Signer
 		at     time.Time
 		tamper bool
 		want   int

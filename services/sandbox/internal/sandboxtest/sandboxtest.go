@@ -13,7 +13,7 @@ import (
 	"github.com/smsconv/smsconv/services/sandbox/internal/app"
 	"github.com/smsconv/smsconv/services/sandbox/internal/config"
 	"github.com/smsconv/smsconv/services/sandbox/internal/ingresstest"
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // APIKey is the Telnyx API key the test sandbox accepts.
@@ -23,7 +23,7 @@ const APIKey = "KEY_sandboxtest"
 type Sandbox struct {
 	// URL is the sandbox's root URL.
 	URL     string
-	Signer  *telnyxtest.Signer
+	Signer  *fakeapi.Signer
 	Ingress *ingresstest.Ingress
 	stop    context.CancelFunc
 	done    chan error
@@ -34,7 +34,7 @@ type Sandbox struct {
 // the test ends; a failed shutdown fails the test.
 func Start(tb testing.TB, logTo io.Writer, extraEnv ...string) *Sandbox {
 	tb.Helper()
-	signer, err := telnyxtest.GenerateSigner()
+	signer, err := fakeapi.GenerateSigner()
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/smsconv/smsconv/shared/phone"
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // Errors of Send, turned into HTTP statuses by the API.
@@ -51,8 +51,8 @@ type Settings struct {
 
 // Simulator sends webhooks on behalf of simulated users and carriers. Close it to stop pending receipts.
 type Simulator struct {
-	fake   *telnyxtest.Fake
-	signer *telnyxtest.Signer
+	fake   *fakeapi.Fake
+	signer *fakeapi.Signer
 	client *http.Client
 	log    *slog.Logger
 	set    Settings
@@ -67,7 +67,7 @@ type Simulator struct {
 
 // New returns a simulator and installs its hook on fake, which logs every accepted send and schedules its
 // receipts.
-func New(fake *telnyxtest.Fake, signer *telnyxtest.Signer, set Settings, log *slog.Logger) *Simulator {
+func New(fake *fakeapi.Fake, signer *fakeapi.Signer, set Settings, log *slog.Logger) *Simulator {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Simulator{
 		fake:   fake,
@@ -94,7 +94,7 @@ func (s *Simulator) Close() {
 // Text is a message a simulated user sends to our number.
 type Text struct {
 	From, To, Text string
-	Media          []telnyxtest.Media
+	Media          []fakeapi.Media
 	// Wait, if positive, is how long to wait for our reply to the user.
 	Wait time.Duration
 }
@@ -107,7 +107,7 @@ type Result struct {
 	WebhookStatus int
 	WebhookBody   string
 	// Reply is the first message the fake accepted to the user from our number after the text, if any.
-	Reply *telnyxtest.SentMessage
+	Reply *fakeapi.SentMessage
 	// TimedOut is set when Wait passed without a reply.
 	TimedOut bool
 }
@@ -128,7 +128,7 @@ func (s *Simulator) Send(ctx context.Context, t Text) (Result, error) {
 	// Count before posting, so a reply that races ahead of the webhook's answer is still seen.
 	seen := len(s.fake.Messages())
 	res := Result{MessageID: newID(), EventID: newID()}
-	body := telnyxtest.InboundWebhook(telnyxtest.Inbound{
+	body := fakeapi.InboundWebhook(fakeapi.Inbound{
 		EventID: res.EventID, MessageID: res.MessageID, From: t.From, To: t.To, Text: t.Text, Media: t.Media,
 		DeliveredTo: s.set.WebhookURL,
 	})
@@ -176,7 +176,7 @@ func validate(t Text) error {
 
 // waitReply waits for a message from ourNumber to user accepted after the first seen messages. It returns nil
 // when wait passes, and an error only when ctx (the caller) ends.
-func (s *Simulator) waitReply(ctx context.Context, seen int, ourNumber, user string, wait time.Duration) (*telnyxtest.SentMessage, error) {
+func (s *Simulator) waitReply(ctx context.Context, seen int, ourNumber, user string, wait time.Duration) (*fakeapi.SentMessage, error) {
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	stop := context.AfterFunc(s.ctx, cancel)
@@ -202,7 +202,7 @@ func (s *Simulator) waitReply(ctx context.Context, seen int, ourNumber, user str
 }
 
 // onSend runs for every message the fake accepts, on the sender's request.
-func (s *Simulator) onSend(m telnyxtest.SentMessage) {
+func (s *Simulator) onSend(m fakeapi.SentMessage) {
 	s.log.Info("message accepted", "message_id", m.ID, "from", phone.Mask(m.From), "to", phone.Mask(m.To))
 	s.log.Debug("message text", "message_id", m.ID, "text", m.Text)
 	if !s.set.Receipts {
@@ -222,12 +222,12 @@ func (s *Simulator) onSend(m telnyxtest.SentMessage) {
 
 // receipts posts message.sent then message.finalized (delivered) for m, each after ReceiptDelay. Like Telnyx,
 // it posts to the send's webhook_url when it had one. Failures are logged and not retried.
-func (s *Simulator) receipts(m telnyxtest.SentMessage) {
+func (s *Simulator) receipts(m fakeapi.SentMessage) {
 	url := m.WebhookURL
 	if url == "" {
 		url = s.set.WebhookURL
 	}
-	for _, event := range []string{telnyxtest.EventMessageSent, telnyxtest.EventMessageFinalized} {
+	for _, event := range []string{fakeapi.EventMessageSent, fakeapi.EventMessageFinalized} {
 		t := time.NewTimer(s.set.ReceiptDelay)
 		select {
 		case <-t.C:
@@ -235,7 +235,7 @@ func (s *Simulator) receipts(m telnyxtest.SentMessage) {
 			t.Stop()
 			return
 		}
-		body := telnyxtest.ReceiptWebhook(telnyxtest.Receipt{
+		body := fakeapi.ReceiptWebhook(fakeapi.Receipt{
 			EventType: event, MessageID: m.ID, From: m.From, To: m.To, Text: m.Text,
 			DeliveredTo: url, MessagingProfileID: m.MessagingProfileID,
 		})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/smsconv/smsconv/services/sandbox/internal/ingresstest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
 )
 
@@ -31,12 +32,12 @@ type env struct {
 // newEnv wires a simulator to a fake Telnyx server and a stand-in ingress that replies through the fake.
 func newEnv(tb testing.TB, receipts bool, delay time.Duration) env {
 	tb.Helper()
-	signer, err := telnyxtest.GenerateSigner()
+	signer, err := fakeapi.GenerateSigner()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	in := ingresstest.New(tb, signer.PublicKey())
-	fake := telnyxtest.NewServer(tb, telnyxtest.Options{APIKey: apiKey})
+	fake := telnyxtest.NewServer(tb, fakeapi.Options{APIKey: apiKey})
 	in.ReplyThrough(fake.BaseURL(), apiKey)
 	sim := New(fake.Fake, signer, Settings{WebhookURL: in.URL, OurNumber: ourNumber, UserNumber: userNumber,
 		Receipts: receipts, ReceiptDelay: delay, WebhookTimeout: 2 * time.Second}, slog.New(slog.DiscardHandler))
@@ -70,7 +71,7 @@ func TestSendWaitsForReply(t *testing.T) {
 func TestSendExplicitNumbersAndMedia(t *testing.T) {
 	e := newEnv(t, false, 0)
 	res, err := e.sim.Send(context.Background(), Text{From: "+447911123456", To: "+15550009999",
-		Media: []telnyxtest.Media{{URL: "https://example.com/cat.jpg"}}, Wait: 5 * time.Second})
+		Media: []fakeapi.Media{{URL: "https://example.com/cat.jpg"}}, Wait: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +154,7 @@ func TestSendRejected(t *testing.T) {
 
 func TestSendBadSignatureIsRejected(t *testing.T) {
 	e := newEnv(t, false, 0)
-	other, _ := telnyxtest.GenerateSigner()
+	other, _ := fakeapi.GenerateSigner()
 	e.sim.signer = other // the ingress trusts another key
 	res, err := e.sim.Send(context.Background(), Text{Text: "hello"})
 	if !errors.Is(err, ErrWebhookRejected) || res.WebhookStatus != 401 || !strings.Contains(res.WebhookBody, "invalid signature") {
@@ -181,7 +182,7 @@ func TestSendInvalid(t *testing.T) {
 		{"bad from", Text{From: "12345", Text: "x"}},
 		{"bad to", Text{To: "+1", Text: "x"}},
 		{"nothing to send", Text{}},
-		{"media without url", Text{Media: []telnyxtest.Media{{ContentType: "image/png"}}}},
+		{"media without url", Text{Media: []fakeapi.Media{{ContentType: "image/png"}}}},
 		{"wait too long", Text{Text: "x", Wait: 2 * MaxWait}},
 		{"negative wait", Text{Text: "x", Wait: -time.Second}},
 	}

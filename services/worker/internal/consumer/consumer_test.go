@@ -21,6 +21,7 @@ import (
 	"github.com/smsconv/smsconv/shared/redistest"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
 )
 
@@ -53,7 +54,7 @@ func newEnv(t *testing.T) *env {
 	if err := events.EnsureStreams(ctx, js, o); err != nil {
 		t.Fatal(err)
 	}
-	fake := telnyxtest.NewServer(t, telnyxtest.Options{})
+	fake := telnyxtest.NewServer(t, fakeapi.Options{})
 	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "k", MaxAttempts: 1,
 		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Timeout: 2 * time.Second})
 	proc := &processor.Processor{Store: store.New(rs.Client(), store.Options{Prefix: "t"}), Dialog: conversation.Seed,
@@ -96,7 +97,7 @@ func (e *env) publish(user, id, text string) {
 	}
 }
 
-func (e *env) waitReplies(n int) []telnyxtest.SentMessage {
+func (e *env) waitReplies(n int) []fakeapi.SentMessage {
 	e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -124,7 +125,7 @@ func (e *env) dlq() []*jetstream.RawStreamMsg {
 }
 
 // checkOrder asserts every user got exactly the unknown-command echoes of 1..n in order.
-func checkOrder(t *testing.T, sent []telnyxtest.SentMessage, users []string, n int) {
+func checkOrder(t *testing.T, sent []fakeapi.SentMessage, users []string, n int) {
 	t.Helper()
 	per := map[string][]string{}
 	for _, m := range sent {

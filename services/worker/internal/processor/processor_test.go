@@ -14,6 +14,7 @@ import (
 	"github.com/smsconv/smsconv/shared/redistest"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
 )
 
@@ -34,7 +35,7 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	rs := redistest.Start(t)
-	fake := telnyxtest.NewServer(t, telnyxtest.Options{APIKey: "key"})
+	fake := telnyxtest.NewServer(t, fakeapi.Options{APIKey: "key"})
 	st := store.New(rs.Client(), store.Options{Prefix: "t"})
 	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "key", MaxAttempts: 1,
 		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Timeout: 2 * time.Second})

@@ -16,7 +16,7 @@ import (
 	"github.com/smsconv/smsconv/shared/natstest"
 	"github.com/smsconv/smsconv/shared/redistest"
 	"github.com/smsconv/smsconv/shared/store"
-	"github.com/smsconv/smsconv/shared/telnyx/telnyxtest"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 func TestMapStatus(t *testing.T) {
@@ -64,11 +64,11 @@ func TestReceiptsOutOfOrderDuplicateAndEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish := func(typ, telnyxID, status string) {
-		r := telnyxtest.Receipt{EventType: typ, MessageID: telnyxID, From: k.Our, To: k.User, Status: status}
+		r := fakeapi.Receipt{EventType: typ, MessageID: telnyxID, From: k.Our, To: k.User, Status: status}
 		if status == "delivery_failed" {
 			r.ErrorCode, r.ErrorTitle = "40008", "Undeliverable"
 		}
-		body := telnyxtest.ReceiptWebhook(r)
+		body := fakeapi.ReceiptWebhook(r)
 		if _, err := js.Publish(ctx, events.EventSubject(typ), body); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package telnyxtest
+package fakeapi
 
 import (
 	"crypto/rand"

@@ -1,4 +1,4 @@
-package telnyxtest
+package fakeapi
 
 import (
 	"bytes"
@@ -7,11 +7,27 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
+
+// testServer is a Fake on an httptest server (telnyxtest.Server, which this package cannot import).
+type testServer struct {
+	*Fake
+	URL string
+}
+
+func (s *testServer) BaseURL() string { return s.URL + "/v2" }
+
+func newServer(tb testing.TB, o Options) *testServer {
+	tb.Helper()
+	srv := httptest.NewServer(NewFake(o))
+	tb.Cleanup(srv.Close)
+	return &testServer{Fake: srv.Config.Handler.(*Fake), URL: srv.URL}
+}
 
 const (
 	testKey  = "KEY_test"
@@ -45,7 +61,7 @@ func withIdem(key string) reqOpt {
 func withAuth(v string) reqOpt { return func(r *http.Request) { r.Header.Set("Authorization", v) } }
 
 // post sends body to the fake's POST /v2/messages with the test key.
-func post(tb testing.TB, srv *Server, body string, opts ...reqOpt) sendResp {
+func post(tb testing.TB, srv *testServer, body string, opts ...reqOpt) sendResp {
 	tb.Helper()
 	req, err := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.BaseURL()+"/messages", strings.NewReader(body))
 	if err != nil {
@@ -100,7 +116,7 @@ func fixedClock(t time.Time) (func() time.Time, func(time.Duration)) {
 func TestSendSuccess(t *testing.T) {
 	at := time.Date(2026, 3, 1, 12, 30, 45, 123e6, time.UTC)
 	now, _ := fixedClock(at)
-	srv := NewServer(t, Options{APIKey: testKey, Now: now})
+	srv := newServer(t, Options{APIKey: testKey, Now: now})
 	body := `{"from":"+12125550100","to":"+13125550123","text":"Hello!","messaging_profile_id":"prof-1",` +
 		`"webhook_url":"https://example.com/hook","unknown_field":true}`
 	r := post(t, srv, body, withIdem("reply:abc:0"))
@@ -175,7 +191,7 @@ func TestSendVariants(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := NewServer(t, Options{})
+			srv := newServer(t, Options{})
 			r := post(t, srv, tc.body)
 			if r.status != http.StatusOK {
 				t.Fatalf("status %d: %s", r.status, r.raw)
@@ -258,7 +274,7 @@ func TestSendErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := NewServer(t, Options{APIKey: tc.apiKey})
+			srv := newServer(t, Options{APIKey: tc.apiKey})
 			path, method := tc.path, tc.method
 			if path == "" {
 				path = "/v2/messages"
@@ -301,7 +317,7 @@ func TestSendErrors(t *testing.T) {
 }
 
 func TestAnyKeyAcceptedWithoutAPIKey(t *testing.T) {
-	srv := NewServer(t, Options{})
+	srv := newServer(t, Options{})
 	r := post(t, srv, sms(ourNum, userNum, "hi"), withAuth("Bearer whatever"))
 	if r.status != http.StatusOK {
 		t.Fatalf("status %d: %s", r.status, r.raw)
@@ -310,7 +326,7 @@ func TestAnyKeyAcceptedWithoutAPIKey(t *testing.T) {
 
 func TestIdempotency(t *testing.T) {
 	now, advance := fixedClock(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
-	srv := NewServer(t, Options{Now: now})
+	srv := newServer(t, Options{Now: now})
 	body := sms(ourNum, userNum, "Hello!")
 
 	first := post(t, srv, body, withIdem("k-1"))
@@ -383,7 +399,7 @@ func TestIdempotencyFailuresNotStored(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := NewServer(t, Options{})
+			srv := newServer(t, Options{})
 			body := sms(ourNum, userNum, "hi")
 			tc.inject(srv.Fake)
 			if r := post(t, srv, body, withIdem("k")); r.status != tc.status {
@@ -401,7 +417,7 @@ func TestIdempotencyFailuresNotStored(t *testing.T) {
 }
 
 func TestReplayBypassesInjectedFaults(t *testing.T) {
-	srv := NewServer(t, Options{})
+	srv := newServer(t, Options{})
 	body := sms(ourNum, userNum, "hi")
 	first := post(t, srv, body, withIdem("k"))
 	srv.FailNext(1, 500, "")
@@ -417,7 +433,7 @@ func TestReplayBypassesInjectedFaults(t *testing.T) {
 }
 
 func TestConcurrentSameKeyMakesOneMessage(t *testing.T) {
-	srv := NewServer(t, Options{Latency: 20 * time.Millisecond}) // the latency lines the requests up
+	srv := newServer(t, Options{Latency: 20 * time.Millisecond}) // the latency lines the requests up
 	body := sms(ourNum, userNum, "only once")
 	const n = 16
 	ids := make([]any, n)
@@ -459,7 +475,7 @@ func TestFailNext(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := NewServer(t, Options{})
+			srv := newServer(t, Options{})
 			srv.FailNext(tc.n, tc.status, tc.code)
 			for i := range tc.n {
 				r := post(t, srv, sms(ourNum, userNum, "hi"))
@@ -486,7 +502,7 @@ func TestFailNext(t *testing.T) {
 }
 
 func TestFailureRate(t *testing.T) {
-	srv := NewServer(t, Options{})
+	srv := newServer(t, Options{})
 	draws := []float64{0.1, 0.9, 0.29, 0.3, 0.95}
 	var mu sync.Mutex
 	srv.random = func() float64 { mu.Lock(); defer mu.Unlock(); d := draws[0]; draws = draws[1:]; return d }
@@ -502,7 +518,7 @@ func TestFailureRate(t *testing.T) {
 	}
 
 	t.Run("rate 1 fails everything", func(t *testing.T) {
-		srv := NewServer(t, Options{})
+		srv := newServer(t, Options{})
 		srv.SetFailureRate(1, 500, "")
 		for range 5 {
 			if r := post(t, srv, sms(ourNum, userNum, "hi")); r.status != 500 || r.code() != "10007" {
@@ -520,7 +536,7 @@ func TestFailureRate(t *testing.T) {
 }
 
 func TestOptOut(t *testing.T) {
-	srv := NewServer(t, Options{})
+	srv := newServer(t, Options{})
 	srv.OptOut(userNum)
 	r := post(t, srv, sms(ourNum, userNum, "hi"))
 	if r.status != 403 || r.code() != "40300" || r.errs[0].Title != "Blocked due to STOP message" {
@@ -542,7 +558,7 @@ func TestOptOut(t *testing.T) {
 }
 
 func TestLatency(t *testing.T) {
-	srv := NewServer(t, Options{})
+	srv := newServer(t, Options{})
 	srv.SetLatency(150 * time.Millisecond)
 	start := time.Now()
 	post(t, srv, sms(ourNum, userNum, "hi"))
@@ -569,7 +585,7 @@ func TestLatency(t *testing.T) {
 }
 
 func TestWaitForMessages(t *testing.T) {
-	srv := NewServer(t, Options{})
+	srv := newServer(t, Options{})
 	go func() {
 		time.Sleep(50 * time.Millisecond)
 		post(t, srv, sms(ourNum, userNum, "one"))
@@ -591,7 +607,7 @@ func TestWaitForMessages(t *testing.T) {
 }
 
 func TestReset(t *testing.T) {
-	srv := NewServer(t, Options{Latency: 10 * time.Millisecond})
+	srv := newServer(t, Options{Latency: 10 * time.Millisecond})
 	body := sms(ourNum, userNum, "hi")
 	first := post(t, srv, body, withIdem("k"))
 	srv.FailNext(3, 500, "")
@@ -613,7 +629,7 @@ func TestReset(t *testing.T) {
 }
 
 func TestOnSend(t *testing.T) {
-	srv := NewServer(t, Options{})
+	srv := newServer(t, Options{})
 	var mu sync.Mutex
 	var seen []SentMessage
 	srv.OnSend(func(m SentMessage) { mu.Lock(); defer mu.Unlock(); seen = append(seen, m) })
@@ -636,7 +652,7 @@ func TestOnSend(t *testing.T) {
 }
 
 func TestMessagesAreCopies(t *testing.T) {
-	srv := NewServer(t, Options{})
+	srv := newServer(t, Options{})
 	post(t, srv, `{"from":"+12125550100","to":"+13125550123","media_urls":["https://example.com/a.png"]}`)
 	got := srv.Messages()
 	got[0].MediaURLs[0] = "changed"
@@ -682,7 +698,7 @@ func TestEncodingAndParts(t *testing.T) {
 }
 
 func TestNumberPoolSender(t *testing.T) {
-	srv := NewServer(t, Options{PoolNumber: "+15550002222"})
+	srv := newServer(t, Options{PoolNumber: "+15550002222"})
 	r := post(t, srv, `{"messaging_profile_id":"p1","to":"+13125550123","text":"hi"}`)
 	from, _ := r.data["from"].(map[string]any)
 	if r.status != 200 || from["phone_number"] != "+15550002222" || srv.Messages()[0].From != "+15550002222" {
@@ -691,7 +707,7 @@ func TestNumberPoolSender(t *testing.T) {
 }
 
 func TestFailNextAfterSend(t *testing.T) {
-	srv := NewServer(t, Options{})
+	srv := newServer(t, Options{})
 	hooked := 0
 	srv.OnSend(func(SentMessage) { hooked++ })
 	body := sms(ourNum, userNum, "hi")

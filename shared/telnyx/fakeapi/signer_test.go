@@ -1,4 +1,4 @@
-package telnyxtest
+package fakeapi
 
 import (
 	"context"
@@ -162,4 +162,18 @@ func TestPost(t *testing.T) {
 			t.Fatal("no error posting to a closed server")
 		}
 	})
+}
+
+func TestDevPublicKeyIsDevSeedsPublicKey(t *testing.T) {
+	seed, err := base64.StdEncoding.DecodeString(DevSeed)
+	if err != nil {
+		t.Fatalf("DevSeed is not base64: %v", err)
+	}
+	s, err := NewSigner(seed)
+	if err != nil {
+		t.Fatalf("DevSeed: %v", err)
+	}
+	if got := s.PublicKeyBase64(); got != DevPublicKey {
+		t.Errorf("DevSeed's public key = %q, DevPublicKey = %q", got, DevPublicKey)
+	}
 }

@@ -1,8 +1,9 @@
-// Package telnyxtest is a faithful fake of Telnyx's Messaging API (POST /v2/messages) with failure injection, and
-// a signer that produces webhooks the way Telnyx sends them. Integration tests, the fault-injection suite and the
-// local sandbox use it, so it answers like Telnyx does: the same status codes, error codes, response shape,
+// Package fakeapi is a faithful fake of Telnyx's Messaging API (POST /v2/messages) with failure injection, and
+// a signer that produces webhooks the way Telnyx sends them. The local sandbox ships it, so it is a normal package
+// that links neither testing nor httptest (telnyxtest wraps it for tests); integration tests and the
+// fault-injection suite use it too. It answers like Telnyx does: the same status codes, error codes, response shape,
 // rate-limit headers and Idempotency-Key semantics.
-package telnyxtest
+package fakeapi
 
 import (
 	"context"
@@ -144,7 +145,7 @@ func NewFake(o Options) *Fake {
 		optedOut:       map[string]struct{}{},
 		idem:           map[string]idemRecord{},
 		changed:        make(chan struct{}),
-		random:         rand.Float64, // fault-injection dice, not security
+		random:         rand.Float64, //nolint:gosec // G404: fault-injection dice, not security
 	}
 }
 

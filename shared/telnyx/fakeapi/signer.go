@@ -1,4 +1,4 @@
-package telnyxtest
+package fakeapi
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ const (
 )
 
 // ErrInvalidSeed is returned for an Ed25519 seed that is not 32 bytes.
-var ErrInvalidSeed = errors.New("telnyxtest: ed25519 seed must be 32 bytes")
+var ErrInvalidSeed = errors.New("fakeapi: ed25519 seed must be 32 bytes")
 
 // Signer signs webhooks the way Telnyx does: Ed25519 over timestamp+"|"+body, sent in the headers
 // telnyx-signature-ed25519 (base64 standard encoding of the 64-byte signature) and telnyx-timestamp (Unix

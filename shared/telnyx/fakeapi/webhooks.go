@@ -1,4 +1,4 @@
-package telnyxtest
+package fakeapi
 
 import (
 	"encoding/json"
@@ -205,7 +205,7 @@ func marshalEvent(eventType, id string, at time.Time, attempt int, deliveredTo s
 	})
 	if err != nil {
 		// Every field is a string, number or slice of them: marshalling cannot fail.
-		panic("telnyxtest: marshal webhook: " + err.Error())
+		panic("fakeapi: marshal webhook: " + err.Error())
 	}
 	return b
 }
