@@ -242,9 +242,16 @@ type InboundResponse struct {
 	WebhookBody string `json:"webhook_body,omitempty"`
 	EventID     string `json:"event_id,omitempty"`
 	MessageID   string `json:"message_id,omitempty"`
+	// From and To are the text's numbers, defaults applied.
+	From string `json:"from,omitempty"`
+	To   string `json:"to,omitempty"`
 	// Reply is our reply to the user, null when not waited for or not sent in time (then TimedOut is true).
 	Reply    *fakeapi.SentMessage `json:"reply"`
 	TimedOut bool                 `json:"timed_out"`
+	// OptedOut is true while the user is opted out (texted STOP): our replies to them are blocked, so a
+	// timed-out wait means blocked, not lost. OptedIn is true when this text (START, UNSTOP) opted them back in.
+	OptedOut bool `json:"opted_out"`
+	OptedIn  bool `json:"opted_in"`
 	// Error says why the webhook was not accepted.
 	Error string `json:"error,omitempty"`
 }
@@ -270,7 +277,8 @@ func (a *API) inbound(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := a.sim.Send(r.Context(), text)
 	out := InboundResponse{WebhookStatus: res.WebhookStatus, EventID: res.EventID, MessageID: res.MessageID,
-		Reply: res.Reply, TimedOut: res.TimedOut}
+		From: res.From, To: res.To,
+		Reply: res.Reply, TimedOut: res.TimedOut, OptedOut: res.OptedOut, OptedIn: res.OptedIn}
 	switch {
 	case errors.Is(err, simulator.ErrInvalid):
 		writeError(w, http.StatusBadRequest, err)

@@ -58,6 +58,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	user := res.From
+	if res.OptedIn {
+		fmt.Fprintf(stdout, "[opted in] %s opted back in: replies are no longer blocked\n", user)
+	}
 	switch {
 	case res.Reply != nil:
 		if res.Reply.Text != "" {
@@ -66,6 +70,12 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		for _, u := range res.Reply.MediaURLs {
 			fmt.Fprintln(stdout, "[media]", u)
 		}
+		if res.OptedOut {
+			fmt.Fprintf(stdout, "[opted out] %s opted out: further replies are blocked until they text START or UNSTOP\n", user)
+		}
+	case res.TimedOut && res.OptedOut:
+		fmt.Fprintf(stdout, "[blocked] no reply within %s: %s opted out (texted STOP), so replies are blocked "+
+			"until they text START or UNSTOP\n", *wait, user)
 	case res.TimedOut:
 		return fmt.Errorf("%w within %s (the ingress accepted the message: event %s)", ErrNoReply, *wait, res.EventID)
 	default:

@@ -104,3 +104,37 @@ func TestSayHelp(t *testing.T) {
 		t.Fatalf("stdout %q stderr %q err %v", out, errOut, err)
 	}
 }
+
+// TestSayOptOutAndBackIn follows a user who texts STOP: the confirmation is printed with a note, a later text
+// that gets no reply (the stand-in ingress stops answering, as the worker blocks replies to an opted-out user)
+// is reported as blocked rather than failing as lost, and UNSTOP or START is confirmed as opting back in.
+func TestSayOptOutAndBackIn(t *testing.T) {
+	sb := sandboxtest.Start(t, nil)
+	say := func(t *testing.T, text string, want ...string) {
+		t.Helper()
+		out, _, err := run("--url", sb.URL, "--wait", "2s", text)
+		if err != nil {
+			t.Fatalf("say %q: %v (stdout %q)", text, err, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(out, w) {
+				t.Errorf("say %q: stdout %q does not contain %q", text, out, w)
+			}
+		}
+	}
+	say(t, "hello", "You said: hello")
+	say(t, "STOP", "You said: STOP", "[opted out] +13125550123")
+	sb.Ingress.ReplyThrough("", "")
+	say(t, "hello", "[blocked]", "opted out", "START or UNSTOP")
+	sb.Ingress.ReplyThrough(sb.URL+"/v2", sandboxtest.APIKey)
+	for _, word := range []string{"unstop", "Start "} {
+		t.Run(word, func(t *testing.T) {
+			say(t, word, "[opted in] +13125550123 opted back in", "You said: "+word)
+			out, _, err := run("--url", sb.URL, "--wait", "2s", "hello")
+			if err != nil || out != "You said: hello\n" {
+				t.Fatalf("after %q: stdout %q, err %v", word, out, err)
+			}
+			say(t, "quit", "[opted out]")
+		})
+	}
+}

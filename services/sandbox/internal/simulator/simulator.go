@@ -63,20 +63,35 @@ type Simulator struct {
 	mu     sync.Mutex
 	closed bool
 	wg     sync.WaitGroup
+	// optedOut holds the conversations (our number, user) whose user texted an opt-out word, as Telnyx keeps
+	// them, so a text that gets no reply can be reported as blocked rather than lost.
+	optedOut map[conv]bool
 }
+
+// conv is one conversation: our number and the user's.
+type conv struct{ our, user string }
+
+// Telnyx blocks a number after one of these words and lifts the block after START or UNSTOP; the message is
+// compared whole, trimmed and lower-cased.
+var (
+	telnyxOptOutWords = map[string]bool{"stop": true, "stopall": true, "stop all": true, "unsubscribe": true,
+		"cancel": true, "end": true, "quit": true}
+	telnyxOptInWords = map[string]bool{"start": true, "unstop": true}
+)
 
 // New returns a simulator and installs its hook on fake, which logs every accepted send and schedules its
 // receipts.
 func New(fake *fakeapi.Fake, signer *fakeapi.Signer, set Settings, log *slog.Logger) *Simulator {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Simulator{
-		fake:   fake,
-		signer: signer,
-		client: &http.Client{Timeout: set.WebhookTimeout},
-		log:    log.With("component", "simulator"),
-		set:    set,
-		ctx:    ctx,
-		cancel: cancel,
+		fake:     fake,
+		signer:   signer,
+		client:   &http.Client{Timeout: set.WebhookTimeout},
+		log:      log.With("component", "simulator"),
+		set:      set,
+		ctx:      ctx,
+		cancel:   cancel,
+		optedOut: map[conv]bool{},
 	}
 	fake.OnSend(s.onSend)
 	return s
@@ -102,6 +117,8 @@ type Text struct {
 // Result is what happened to a simulated text.
 type Result struct {
 	EventID, MessageID string
+	// From and To are the text's numbers, defaults applied.
+	From, To string
 	// WebhookStatus is the ingress's HTTP status (0 if it could not be reached), WebhookBody the start of its
 	// answer.
 	WebhookStatus int
@@ -110,6 +127,10 @@ type Result struct {
 	Reply *fakeapi.SentMessage
 	// TimedOut is set when Wait passed without a reply.
 	TimedOut bool
+	// OptedOut is set when the user has opted out of this conversation (texted STOP or another opt-out word)
+	// and not opted back in: our replies are blocked, as Telnyx blocks them. OptedIn is set when this text
+	// (START or UNSTOP) lifted such an opt-out.
+	OptedOut, OptedIn bool
 }
 
 // Send texts our number as a user would: it posts a signed message.received webhook to the ingress and, if
@@ -127,7 +148,7 @@ func (s *Simulator) Send(ctx context.Context, t Text) (Result, error) {
 	}
 	// Count before posting, so a reply that races ahead of the webhook's answer is still seen.
 	seen := len(s.fake.Messages())
-	res := Result{MessageID: newID(), EventID: newID()}
+	res := Result{MessageID: newID(), EventID: newID(), From: t.From, To: t.To}
 	body := fakeapi.InboundWebhook(fakeapi.Inbound{
 		EventID: res.EventID, MessageID: res.MessageID, From: t.From, To: t.To, Text: t.Text, Media: t.Media,
 		DeliveredTo: s.set.WebhookURL,
@@ -144,6 +165,7 @@ func (s *Simulator) Send(ctx context.Context, t Text) (Result, error) {
 		return res, fmt.Errorf("%w: HTTP %d", ErrWebhookRejected, status)
 	}
 	log.Info("inbound webhook delivered", "status", status)
+	res.OptedOut, res.OptedIn = s.noteOptOut(conv{our: t.To, user: t.From}, t.Text)
 	if t.Wait <= 0 {
 		return res, nil
 	}
@@ -153,6 +175,25 @@ func (s *Simulator) Send(ctx context.Context, t Text) (Result, error) {
 	}
 	res.Reply, res.TimedOut = reply, reply == nil
 	return res, nil
+}
+
+// noteOptOut records an opt-out or opt-in word in text, as Telnyx does for the messages it receives, and
+// returns whether the user is opted out now and whether this text opted them back in. Opting in also lifts a
+// block set with the fake's OptOut, as START does at Telnyx.
+func (s *Simulator) noteOptOut(c conv, text string) (optedOut, optedIn bool) {
+	kw := strings.ToLower(strings.TrimSpace(text))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	was := s.optedOut[c]
+	switch {
+	case telnyxOptOutWords[kw]:
+		s.optedOut[c] = true
+	case telnyxOptInWords[kw]:
+		delete(s.optedOut, c)
+		s.fake.OptIn(c.user)
+		return false, was
+	}
+	return s.optedOut[c], false
 }
 
 func validate(t Text) error {
