@@ -1,3 +1,5 @@
+//go:build e2e
+
 // Package e2e tests the whole system as real processes: nats-server, redis-server, the sandbox as Telnyx,
 // the ingress and workers, driven through signed webhooks and the admin API.
 package e2e

@@ -1,11 +1,11 @@
+//go:build e2e
+
 package load
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"encoding/xml"
-	"errors"
 	"io"
 	"log/slog"
 	"os"
@@ -20,33 +20,6 @@ import (
 var bins stack.Binaries
 
 func TestMain(m *testing.M) { stack.TestMain(m, &bins) }
-
-// checkSVG parses b as XML and checks it is an SVG with at least minLines plotted lines.
-func checkSVG(tb testing.TB, b []byte, minLines int) {
-	tb.Helper()
-	dec := xml.NewDecoder(bytes.NewReader(b))
-	n, root := 0, ""
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			tb.Fatalf("SVG is not well-formed XML: %v\n%s", err, b)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			if root == "" {
-				root = se.Name.Local
-			}
-			if se.Name.Local == "polyline" {
-				n++
-			}
-		}
-	}
-	if root != "svg" || n < minLines {
-		tb.Fatalf("SVG root <%s> with %d polylines, want <svg> with at least %d", root, n, minLines)
-	}
-}
 
 // TestShortRunOfEveryScenario runs the harness in its short mode against the real system and checks that it
 // measures and reports (no timing thresholds: the figures are printed, not judged).

@@ -1,8 +1,12 @@
 package load
 
 import (
+	"bytes"
 	"context"
+	"encoding/xml"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -297,5 +301,32 @@ func TestAxisTicks(t *testing.T) {
 	a := axis{lo: 1, hi: 100, log: true, from: 0, to: 200}
 	if p := a.px(10); math.Abs(p-100) > 1e-9 {
 		t.Errorf("10 on a 1..100 log axis over 200 px at %v, want 100", p)
+	}
+}
+
+// checkSVG parses b as XML and checks it is an SVG with at least minLines plotted lines.
+func checkSVG(tb testing.TB, b []byte, minLines int) {
+	tb.Helper()
+	dec := xml.NewDecoder(bytes.NewReader(b))
+	n, root := 0, ""
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			tb.Fatalf("SVG is not well-formed XML: %v\n%s", err, b)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			if root == "" {
+				root = se.Name.Local
+			}
+			if se.Name.Local == "polyline" {
+				n++
+			}
+		}
+	}
+	if root != "svg" || n < minLines {
+		tb.Fatalf("SVG root <%s> with %d polylines, want <svg> with at least %d", root, n, minLines)
 	}
 }
