@@ -27,6 +27,18 @@ func (p *Proc) Starts() int {
 func (s *Stack) Procs() []*Proc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := []*Proc{s.NATS, s.Redis, s.Sandbox, s.Ingress}
+	var out []*Proc
+	for _, p := range []*Proc{s.NATS, s.Redis, s.Sandbox, s.Ingress} {
+		if p != nil {
+			out = append(out, p)
+		}
+	}
 	return append(out, s.Workers...)
+}
+
+// Exited is closed when the running process exits; nil before the first Start.
+func (p *Proc) Exited() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.done
 }

@@ -6,7 +6,6 @@ package stack
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // Binaries are the programs the stack runs.
@@ -82,19 +83,42 @@ func Build(ctx context.Context, dir string, race bool) (Binaries, error) {
 	return b, nil
 }
 
-// Options shape a stack.
+// DevAdminToken is the ADMIN_TOKEN of a local stack (make run, the tests): the development token the README's
+// examples and docker-compose.yml use too. Never use it on a reachable host.
+const DevAdminToken = "smsconv-sandbox-admin-token"
+
+// Options shape a stack. The zero value is what the tests want: free ports, JSON logs, a temporary directory.
 type Options struct {
 	Workers    int
 	Partitions int
 	// AckWait of the conversation consumers (short in fault tests so a killed worker's messages come back
 	// quickly).
 	AckWait time.Duration
+	// Heartbeat is the workers' WORKER_HEARTBEAT: short by default, so membership changes after a kill settle
+	// quickly in the tests.
+	Heartbeat time.Duration
 	// SandboxEnv adds environment to the sandbox (latency, failure rate, receipts).
 	SandboxEnv []string
 	// WorkerEnv and IngressEnv add environment to those processes.
 	WorkerEnv, IngressEnv []string
 	// Dir holds logs and data; a temporary directory when empty.
 	Dir string
+	// Ports fixes the listening ports; a zero port is a free one chosen at start.
+	Ports Ports
+	// NATSURL and RedisURL, when set, are servers to use instead of starting nats-server and redis-server.
+	NATSURL, RedisURL string
+	// OurNumber is TELNYX_PHONE_NUMBER (default +13125550100); AdminToken the ingress's ADMIN_TOKEN (default
+	// DevAdminToken).
+	OurNumber, AdminToken string
+	// LogLevel and LogFormat of the services (default info and json).
+	LogLevel, LogFormat string
+	// WorkerIDPrefix prefixes each worker's WORKER_ID and is followed by its number (default "w").
+	WorkerIDPrefix string
+}
+
+// Ports are the fixed ports of a stack; WorkerMetrics is the first worker's, the next ones count up from it.
+type Ports struct {
+	NATS, NATSMonitor, Redis, Ingress, Sandbox, WorkerMetrics int
 }
 
 // Stack is a running system.
@@ -105,10 +129,11 @@ type Stack struct {
 
 	OurNumber  string
 	AdminToken string
-	Seed       []byte // the sandbox's signing seed; the ingress trusts its public key
+	Seed       []byte // the sandbox's signing seed (fakeapi.DevSeed); the ingress trusts its public key
 
 	NATSURL, RedisURL, IngressURL, SandboxURL string
 
+	// NATS and Redis are nil when Options named servers to use.
 	NATS, Redis, Sandbox, Ingress *Proc
 
 	mu      sync.Mutex
@@ -116,8 +141,8 @@ type Stack struct {
 	nextID  int
 }
 
-// Start starts every process in dependency order and waits until each is ready.
-func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
+// withDefaults fills the zero fields of o.
+func (o Options) withDefaults() Options {
 	if o.Workers <= 0 {
 		o.Workers = 1
 	}
@@ -127,6 +152,83 @@ func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
 	if o.AckWait <= 0 {
 		o.AckWait = 30 * time.Second
 	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 250 * time.Millisecond
+	}
+	if o.OurNumber == "" {
+		o.OurNumber = "+13125550100"
+	}
+	if o.AdminToken == "" {
+		o.AdminToken = DevAdminToken
+	}
+	if o.LogLevel == "" {
+		o.LogLevel = "info"
+	}
+	if o.LogFormat == "" {
+		o.LogFormat = "json"
+	}
+	if o.WorkerIDPrefix == "" {
+		o.WorkerIDPrefix = "w"
+	}
+	return o
+}
+
+// ErrPortInUse is returned by Start when a fixed port is taken.
+var ErrPortInUse = errors.New("port already in use")
+
+// resolvePorts picks free ports for the zero ones and checks that the fixed ones are free, before anything
+// starts, so a clash does not leave half a stack starting and stopping.
+func resolvePorts(o Options) (Ports, error) {
+	p := o.Ports
+	fixed := []struct {
+		port *int
+		what string
+		need bool
+	}{
+		{&p.NATS, "NATS (NATS_PORT)", o.NATSURL == ""},
+		{&p.NATSMonitor, "NATS monitoring (NATS_MONITOR_PORT)", o.NATSURL == ""},
+		{&p.Redis, "Redis (REDIS_PORT)", o.RedisURL == ""},
+		{&p.Ingress, "the ingress (INGRESS_PORT)", true},
+		{&p.Sandbox, "the sandbox (SANDBOX_PORT)", true},
+	}
+	for _, f := range fixed {
+		if !f.need {
+			continue
+		}
+		if *f.port == 0 {
+			free, err := freePorts(1)
+			if err != nil {
+				return p, err
+			}
+			*f.port = free[0]
+			continue
+		}
+		if err := portFree(*f.port); err != nil {
+			return p, fmt.Errorf("%w: %d for %s: stop what listens there or choose another", ErrPortInUse, *f.port, f.what)
+		}
+	}
+	if p.WorkerMetrics != 0 {
+		for i := range o.Workers {
+			if err := portFree(p.WorkerMetrics + i); err != nil {
+				return p, fmt.Errorf("%w: %d for worker %d's metrics (WORKER_METRICS_BASE)", ErrPortInUse, p.WorkerMetrics+i, i+1)
+			}
+		}
+	}
+	return p, nil
+}
+
+func portFree(port int) error {
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// Start starts every process in dependency order and waits until each is ready.
+func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
+	o = o.withDefaults()
 	dir := o.Dir
 	if dir == "" {
 		d, err := os.MkdirTemp("", "smsconv-stack-")
@@ -135,46 +237,55 @@ func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
 		}
 		dir = d
 	}
-	seed := make([]byte, ed25519.SeedSize)
-	for i := range seed {
-		seed[i] = byte(i*7 + 1)
+	seed, err := base64.StdEncoding.DecodeString(fakeapi.DevSeed)
+	if err != nil {
+		return nil, fmt.Errorf("fakeapi.DevSeed: %w", err)
 	}
-	s := &Stack{bins: bins, o: o, dir: dir, OurNumber: "+13125550100", AdminToken: "harness-token", Seed: seed}
-	ports, err := freePorts(4)
+	ports, err := resolvePorts(o)
 	if err != nil {
 		return nil, err
 	}
-	natsPort, redisPort, ingressPort, sandboxPort := ports[0], ports[1], ports[2], ports[3]
-	s.NATSURL = "nats://127.0.0.1:" + strconv.Itoa(natsPort)
-	s.RedisURL = "redis://127.0.0.1:" + strconv.Itoa(redisPort) + "/0"
-	s.IngressURL = "http://127.0.0.1:" + strconv.Itoa(ingressPort)
-	s.SandboxURL = "http://127.0.0.1:" + strconv.Itoa(sandboxPort)
-	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	o.Ports = ports
+	s := &Stack{bins: bins, o: o, dir: dir, OurNumber: o.OurNumber, AdminToken: o.AdminToken, Seed: seed}
+	s.NATSURL, s.RedisURL = o.NATSURL, o.RedisURL
+	s.IngressURL = "http://127.0.0.1:" + strconv.Itoa(ports.Ingress)
+	s.SandboxURL = "http://127.0.0.1:" + strconv.Itoa(ports.Sandbox)
 
-	for _, d := range []string{"nats", "redis"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+	var procs []*Proc
+	if s.NATSURL == "" {
+		s.NATSURL = "nats://127.0.0.1:" + strconv.Itoa(ports.NATS)
+		if err := os.MkdirAll(filepath.Join(dir, "nats"), 0o755); err != nil {
 			return nil, err
 		}
+		// /healthz turns 200 only once JetStream has recovered its streams.
+		s.NATS = &Proc{Name: "nats", Path: bins.NATS, Dir: dir, Args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(ports.NATS),
+			"-m", strconv.Itoa(ports.NATSMonitor), "-js", "-sd", filepath.Join(dir, "nats")},
+			ready: httpReady("http://127.0.0.1:" + strconv.Itoa(ports.NATSMonitor) + "/healthz")}
+		procs = append(procs, s.NATS)
 	}
-	s.NATS = &Proc{Name: "nats", Path: bins.NATS, Dir: dir, Args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(natsPort),
-		"-js", "-sd", filepath.Join(dir, "nats")}, ready: tcpReady("127.0.0.1:" + strconv.Itoa(natsPort))}
-	s.Redis = &Proc{Name: "redis", Path: "redis-server", Dir: dir, Args: []string{"--port", strconv.Itoa(redisPort),
-		"--bind", "127.0.0.1", "--dir", filepath.Join(dir, "redis"), "--appendonly", "yes", "--appendfsync", "always",
-		"--save", ""}, ready: tcpReady("127.0.0.1:" + strconv.Itoa(redisPort))}
-	common := []string{"NATS_URL=" + s.NATSURL, "REDIS_URL=" + s.RedisURL, "TELNYX_PHONE_NUMBER=" + s.OurNumber,
-		"NATS_PARTITIONS=" + strconv.Itoa(o.Partitions), "LOG_LEVEL=info", "LOG_FORMAT=json"}
+	if s.RedisURL == "" {
+		s.RedisURL = "redis://127.0.0.1:" + strconv.Itoa(ports.Redis) + "/0"
+		if err := os.MkdirAll(filepath.Join(dir, "redis"), 0o755); err != nil {
+			return nil, err
+		}
+		s.Redis = &Proc{Name: "redis", Path: "redis-server", Dir: dir, Args: []string{"--port", strconv.Itoa(ports.Redis),
+			"--bind", "127.0.0.1", "--dir", filepath.Join(dir, "redis"), "--appendonly", "yes", "--appendfsync", "always",
+			"--save", ""}, ready: tcpReady("127.0.0.1:" + strconv.Itoa(ports.Redis))}
+		procs = append(procs, s.Redis)
+	}
 	s.Sandbox = &Proc{Name: "sandbox", Path: bins.Sandbox, Dir: dir, Args: []string{"serve"},
-		Env: append([]string{"SANDBOX_ADDR=127.0.0.1:" + strconv.Itoa(sandboxPort),
-			"SANDBOX_PRIVATE_KEY=" + base64.StdEncoding.EncodeToString(seed),
+		Env: append([]string{"SANDBOX_ADDR=127.0.0.1:" + strconv.Itoa(ports.Sandbox),
+			"SANDBOX_PRIVATE_KEY=" + fakeapi.DevSeed,
 			"INGRESS_WEBHOOK_URL=" + s.IngressURL + "/webhooks/sms", "TELNYX_PHONE_NUMBER=" + s.OurNumber,
-			"SANDBOX_RECEIPTS=false", "LOG_LEVEL=warn"}, o.SandboxEnv...),
+			"SANDBOX_RECEIPTS=false", "LOG_LEVEL=warn", "LOG_FORMAT=" + o.LogFormat}, o.SandboxEnv...),
 		ready: httpReady(s.SandboxURL + "/healthz")}
 	s.Ingress = &Proc{Name: "ingress", Path: bins.Ingress, Dir: dir,
-		Env: append(append(common, "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ingressPort),
-			"TELNYX_PUBLIC_KEY="+base64.StdEncoding.EncodeToString(pub), "ADMIN_TOKEN="+s.AdminToken), o.IngressEnv...),
+		Env: append(append(s.commonEnv(), "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ports.Ingress),
+			"TELNYX_PUBLIC_KEY="+fakeapi.DevPublicKey, "ADMIN_TOKEN="+s.AdminToken), o.IngressEnv...),
 		ready: httpReady(s.IngressURL + "/readyz")}
+	procs = append(procs, s.Sandbox, s.Ingress)
 
-	for _, p := range []*Proc{s.NATS, s.Redis, s.Sandbox, s.Ingress} {
+	for _, p := range procs {
 		if err := p.Start(ctx); err != nil {
 			s.Close()
 			return nil, err
@@ -189,26 +300,39 @@ func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
 	return s, nil
 }
 
+// commonEnv is the environment the ingress and the workers share.
+func (s *Stack) commonEnv() []string {
+	return []string{"NATS_URL=" + s.NATSURL, "REDIS_URL=" + s.RedisURL, "TELNYX_PHONE_NUMBER=" + s.OurNumber,
+		"NATS_PARTITIONS=" + strconv.Itoa(s.o.Partitions), "LOG_LEVEL=" + s.o.LogLevel, "LOG_FORMAT=" + s.o.LogFormat}
+}
+
 // Dir is where logs and data live.
 func (s *Stack) Dir() string { return s.dir }
 
-// AddWorker starts one more worker and waits until it serves /healthz.
+// AddWorker starts one more worker and waits until it serves /healthz. Its metrics port is the next one
+// after Ports.WorkerMetrics when that is set, else a free one.
 func (s *Stack) AddWorker(ctx context.Context) (*Proc, error) {
 	s.mu.Lock()
 	s.nextID++
 	id := s.nextID
 	s.mu.Unlock()
-	port, err := freePorts(1)
-	if err != nil {
-		return nil, err
+	port := 0
+	if base := s.o.Ports.WorkerMetrics; base != 0 {
+		port = base + id - 1
+	} else {
+		free, err := freePorts(1)
+		if err != nil {
+			return nil, err
+		}
+		port = free[0]
 	}
+	metrics := "127.0.0.1:" + strconv.Itoa(port)
 	w := &Proc{Name: "worker-" + strconv.Itoa(id), Path: s.bins.Worker, Dir: s.dir,
-		Env: append([]string{"NATS_URL=" + s.NATSURL, "REDIS_URL=" + s.RedisURL, "TELNYX_PHONE_NUMBER=" + s.OurNumber,
-			"NATS_PARTITIONS=" + strconv.Itoa(s.o.Partitions), "LOG_LEVEL=info", "LOG_FORMAT=json",
-			"TELNYX_API_KEY=harness", "TELNYX_API_URL=" + s.SandboxURL + "/v2",
-			"WORKER_ID=w" + strconv.Itoa(id), "WORKER_ACK_WAIT=" + s.o.AckWait.String(),
-			"WORKER_HEARTBEAT=250ms", "METRICS_ADDR=127.0.0.1:" + strconv.Itoa(port[0])}, s.o.WorkerEnv...),
-		ready: httpReady("http://127.0.0.1:" + strconv.Itoa(port[0]) + "/healthz")}
+		Env: append(append(s.commonEnv(),
+			"TELNYX_API_KEY=sandbox", "TELNYX_API_URL="+s.SandboxURL+"/v2",
+			"WORKER_ID="+s.o.WorkerIDPrefix+strconv.Itoa(id), "WORKER_ACK_WAIT="+s.o.AckWait.String(),
+			"WORKER_HEARTBEAT="+s.o.Heartbeat.String(), "METRICS_ADDR="+metrics), s.o.WorkerEnv...),
+		ready: httpReady("http://" + metrics + "/healthz")}
 	if err := w.Start(ctx); err != nil {
 		return nil, err
 	}
@@ -231,17 +355,19 @@ func (s *Stack) LiveWorkers() []*Proc {
 	return out
 }
 
-// Close stops every process (workers first) and reports processes that died by themselves.
+// Close stops every process, newest first (workers from the last started, then the ingress, the sandbox,
+// Redis and NATS), each with its own grace period, so the ingress stops taking work before the workers drain
+// and NATS and Redis go last.
 func (s *Stack) Close() {
 	s.mu.Lock()
 	ws := append([]*Proc(nil), s.Workers...)
 	s.mu.Unlock()
-	for _, w := range ws {
-		w.Stop(10 * time.Second)
+	for i := len(ws) - 1; i >= 0; i-- {
+		ws[i].Stop(15 * time.Second)
 	}
 	for _, p := range []*Proc{s.Ingress, s.Sandbox, s.Redis, s.NATS} {
 		if p != nil {
-			p.Stop(10 * time.Second)
+			p.Stop(15 * time.Second)
 		}
 	}
 }
