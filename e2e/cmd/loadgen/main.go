@@ -1,9 +1,10 @@
 // Command loadgen is the load harness behind `make bench`: it builds the services and nats-server, runs them
 // as real processes on this machine and measures them under open-loop load (see package load). It prints a
-// table and writes bench/results.json, bench/results.md and bench/latency.svg at the repository root.
+// table and writes results.json, results.md and latency.svg to bench/ at the repository root (a -short run to
+// .run/bench-short/ instead, -out elsewhere).
 //
 //	go run ./e2e/cmd/loadgen                  # the full measurement (about 20 minutes)
-//	go run ./e2e/cmd/loadgen -short           # a smoke run for CI (well under a minute)
+//	go run ./e2e/cmd/loadgen -short           # a smoke run (well under a minute), written to .run/bench-short
 //	go run ./e2e/cmd/loadgen -scenarios e2e -workers 2 -e2e-rates 1000 -runs 5
 package main
 
@@ -59,9 +60,11 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	drain := fs.Duration("drain-timeout", full.DrainTimeout, "longest wait for the workers to finish a run's messages")
 	partitions := fs.Int("partitions", full.Partitions, "conversation stream partitions")
 	workerEnv := fs.String("worker-env", strings.Join(full.WorkerEnv, ","), "comma-separated NAME=value pairs added to every worker's environment")
-	jsonPath := fs.String("json", "", "JSON report (default <repo>/bench/results.json)")
-	mdPath := fs.String("md", "", "Markdown summary (default <repo>/bench/results.md)")
-	svgPath := fs.String("svg", "", "SVG plot (default <repo>/bench/latency.svg)")
+	outDir := fs.String("out", "", "directory for results.json, results.md and latency.svg (default <repo>/bench, "+
+		"the published figures; with -short <repo>/.run/bench-short, so a smoke run never replaces them)")
+	jsonPath := fs.String("json", "", "JSON report (default <out>/results.json)")
+	mdPath := fs.String("md", "", "Markdown summary (default <out>/results.md)")
+	svgPath := fs.String("svg", "", "SVG plot (default <out>/latency.svg)")
 	logDir := fs.String("keep-logs", "", "keep the processes' logs and data under this directory")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
 	render := fs.String("render", "", "measure nothing: print the table of this results.json and write the Markdown and SVG from it again")
@@ -130,16 +133,20 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	for _, p := range []*string{jsonPath, mdPath, svgPath} {
+	for _, p := range []*string{outDir, jsonPath, mdPath, svgPath} {
 		if *p != "" {
 			if *p, err = filepath.Abs(*p); err != nil {
 				return err
 			}
 		}
 	}
-	*jsonPath = orDefault(*jsonPath, filepath.Join(root, "bench", "results.json"))
-	*mdPath = orDefault(*mdPath, filepath.Join(root, "bench", "results.md"))
-	*svgPath = orDefault(*svgPath, filepath.Join(root, "bench", "latency.svg"))
+	*outDir = orDefault(*outDir, resultsDir(root, *short))
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return fmt.Errorf("results directory: %w", err)
+	}
+	*jsonPath = orDefault(*jsonPath, filepath.Join(*outDir, "results.json"))
+	*mdPath = orDefault(*mdPath, filepath.Join(*outDir, "results.md"))
+	*svgPath = orDefault(*svgPath, filepath.Join(*outDir, "latency.svg"))
 
 	if *render != "" {
 		rep, err := load.ReadJSON(*render)
@@ -176,6 +183,15 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	err = errors.Join(rep.WriteJSON(*jsonPath), rep.WriteSVG(*svgPath), rep.WriteMarkdown(*mdPath, relTo(*mdPath, *svgPath)))
 	fmt.Fprintf(out, "\nwrote %s, %s, %s\n", *jsonPath, *mdPath, *svgPath)
 	return err
+}
+
+// resultsDir is where results go without -out: the committed bench/ for a full measurement, the git-ignored
+// .run/ for a smoke run.
+func resultsDir(root string, short bool) string {
+	if short {
+		return filepath.Join(root, ".run", "bench-short")
+	}
+	return filepath.Join(root, "bench")
 }
 
 func orDefault(v, def string) string {
