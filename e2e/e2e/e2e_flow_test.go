@@ -214,6 +214,9 @@ func TestReceiptsThroughTheIngressOutOfOrderAndTwice(t *testing.T) {
 		}
 	}
 	waitLastOutbound(t, c, user, "delivered")
-	time.Sleep(500 * time.Millisecond)
+	// Every receipt handled, the late ones too: the status must still be delivered.
+	if err := s.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
 	waitLastOutbound(t, c, user, "delivered") // still delivered: the late "sent" did not overwrite it
 }

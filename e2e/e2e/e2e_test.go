@@ -80,7 +80,9 @@ func TestSeedDialogEndToEnd(t *testing.T) {
 	if _, err := c.WaitDelivered(ctx, user, len(want)); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+	if err := s.WaitIdle(ctx); err != nil { // every message handled: a duplicate would be here now
+		t.Fatal(err)
+	}
 	got, _ := c.Delivered(ctx, user)
 	if len(got) != len(want) {
 		t.Fatalf("user received %d messages, want %d", len(got), len(want))
@@ -142,7 +144,9 @@ func TestRedeliveredWebhookGetsOneReply(t *testing.T) {
 	if _, err := c.WaitDelivered(ctx, user, 2); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // a duplicate would arrive now
+	if err := s.WaitIdle(ctx); err != nil { // every delivery handled: a duplicate would be here now
+		t.Fatal(err)
+	}
 	got, _ := c.Delivered(ctx, user)
 	if len(got) != 2 || got[0].Text != conversation.ReplyInfo || got[1].Text != conversation.ReplyHelp {
 		t.Fatalf("user received %d messages: %+v", len(got), got)
@@ -229,7 +233,12 @@ func TestKilledWorkerLosesNothing(t *testing.T) {
 		if _, err := c.WaitDelivered(ctx, u, per); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(200 * time.Millisecond) // a duplicate would arrive now
+	}
+	// The killed worker's messages came back after AckWait and were handled: a duplicate would be here now.
+	if err := s.WaitIdle(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users {
 		got, _ := c.Delivered(ctx, u)
 		if len(got) != per {
 			t.Fatalf("%s received %d replies, want %d", u, len(got), per)

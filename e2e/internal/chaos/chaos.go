@@ -131,6 +131,15 @@ func Run(ctx context.Context, bins stack.Binaries, o Options, out io.Writer) (Re
 		w.wait(replayCtx)
 		replayCancel()
 	}
+	// The counts below are negative checks too (no duplicate, nothing extra): take them once the queue is idle,
+	// every message handled and acked, not merely after the last expected reply.
+	logf("waiting until every queued message is handled")
+	idleCtx, idleCancel := context.WithTimeout(runCtx, o.DrainTimeout)
+	err = s.WaitIdle(idleCtx)
+	idleCancel()
+	if err != nil {
+		return r, err
+	}
 	r.DrainSeconds = time.Since(drainStart).Seconds()
 	if o.Settle > 0 {
 		logf("settling %s to catch late duplicates", o.Settle)

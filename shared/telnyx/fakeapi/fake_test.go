@@ -567,18 +567,33 @@ func TestLatency(t *testing.T) {
 	}
 
 	t.Run("client giving up sends nothing", func(t *testing.T) {
+		// The fake behind a handler that says when it has returned: the check below runs once the handler
+		// has finished with the abandoned request, so it cannot pass just by looking too early.
+		f := NewFake(Options{Latency: 150 * time.Millisecond})
+		returned := make(chan struct{}, 1)
+		hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			f.ServeHTTP(w, r)
+			returned <- struct{}{}
+		}))
+		t.Cleanup(hs.Close)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
 		defer cancel()
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.BaseURL()+"/messages", strings.NewReader(sms(ourNum, userNum2, "x")))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, hs.URL+"/v2/messages", strings.NewReader(sms(ourNum, userNum2, "x")))
 		req.Header.Set("Authorization", "Bearer k")
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			resp.Body.Close()
 			t.Fatal("request did not time out")
 		}
-		// Give the handler time to notice the cancellation, then check it sent nothing.
-		time.Sleep(200 * time.Millisecond)
-		if got := len(srv.MessagesTo(userNum2)); got != 0 {
+		select {
+		case <-returned:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the fake's handler did not return after the client gave up")
+		}
+		if f.Requests() != 1 {
+			t.Fatalf("the fake saw %d requests, want 1", f.Requests())
+		}
+		if got := len(f.MessagesTo(userNum2)); got != 0 {
 			t.Fatalf("%d messages to a caller that gave up", got)
 		}
 	})

@@ -249,7 +249,9 @@ func TestReceiptsGoToTheSendsWebhookURL(t *testing.T) {
 func TestReceiptsOff(t *testing.T) {
 	e := newEnv(t, false, 0)
 	sendVia(t, e.fake, ourNumber, userNumber, "Hello!")
-	time.Sleep(200 * time.Millisecond)
+	// The send hook runs on the send's request, so any receipts it scheduled are in the wait group by now;
+	// waiting for it means every receipt the simulator meant to post has been posted.
+	e.sim.wg.Wait()
 	if n := len(e.ingress.Events()); n != 0 {
 		t.Fatalf("%d receipts with receipts off", n)
 	}
