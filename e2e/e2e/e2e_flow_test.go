@@ -5,6 +5,7 @@ package e2e
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -219,4 +220,29 @@ func TestReceiptsThroughTheIngressOutOfOrderAndTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitLastOutbound(t, c, user, "delivered") // still delivered: the late "sent" did not overwrite it
+}
+
+// TestSandboxSayAfterStop runs `sandbox say` as a user would against the real worker: after STOP the worker
+// blocks replies, which say reports as blocked (not as a lost reply), and UNSTOP is confirmed as opting back in.
+func TestSandboxSayAfterStop(t *testing.T) {
+	s, _ := start(t, stack.Options{Workers: 1})
+	say := func(t *testing.T, text string, want ...string) {
+		t.Helper()
+		cmd := exec.CommandContext(ctxT(t, time.Minute), s.Sandbox.Path, "say", "--url", s.SandboxURL,
+			"--from", "+12125550307", "--wait", "5s", text)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("sandbox say %q: %v\n%s", text, err, out)
+		}
+		for _, w := range want {
+			if !strings.Contains(string(out), w) {
+				t.Errorf("sandbox say %q printed %q, want it to contain %q", text, out, w)
+			}
+		}
+	}
+	say(t, "hello", conversation.ReplyGreeting)
+	say(t, "stop", "[opted out]")
+	say(t, "hello", "[blocked]", "opted out")
+	say(t, "unstop", "[opted in]")
+	say(t, "hello", conversation.ReplyGreeting)
 }
