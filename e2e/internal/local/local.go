@@ -46,6 +46,9 @@ func Defaults(root string) Config {
 	}
 }
 
+// errExitedCleanly stands for the exit status of a service that stopped by itself without an error.
+var errExitedCleanly = errors.New("exit status 0")
+
 // ErrConfig is returned for a variable that cannot be used.
 var ErrConfig = errors.New("invalid configuration")
 
@@ -149,7 +152,11 @@ func Run(ctx context.Context, c Config, out io.Writer) error {
 	case <-ctx.Done():
 		return nil
 	case p := <-exited:
-		return fmt.Errorf("%s exited (%v); the end of its log:\n%s", p.Name, p.ExitErr(), p.Tail(2000))
+		cause := p.ExitErr()
+		if cause == nil {
+			cause = errExitedCleanly
+		}
+		return fmt.Errorf("%s exited (%w); the end of its log:\n%s", p.Name, cause, p.Tail(2000))
 	}
 }
 

@@ -145,7 +145,7 @@ func NewFake(o Options) *Fake {
 		optedOut:       map[string]struct{}{},
 		idem:           map[string]idemRecord{},
 		changed:        make(chan struct{}),
-		random:         rand.Float64, //nolint:gosec // G404: fault-injection dice, not security
+		random:         rand.Float64, // fault-injection dice, not security
 	}
 }
 
