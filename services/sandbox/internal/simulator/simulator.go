@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
@@ -70,14 +71,6 @@ type Simulator struct {
 
 // conv is one conversation: our number and the user's.
 type conv struct{ our, user string }
-
-// Telnyx blocks a number after one of these words and lifts the block after START or UNSTOP; the message is
-// compared whole, trimmed and lower-cased.
-var (
-	telnyxOptOutWords = map[string]bool{"stop": true, "stopall": true, "stop all": true, "unsubscribe": true,
-		"cancel": true, "end": true, "quit": true}
-	telnyxOptInWords = map[string]bool{"start": true, "unstop": true}
-)
 
 // New returns a simulator and installs its hook on fake, which logs every accepted send and schedules its
 // receipts.
@@ -181,14 +174,13 @@ func (s *Simulator) Send(ctx context.Context, t Text) (Result, error) {
 // returns whether the user is opted out now and whether this text opted them back in. Opting in also lifts a
 // block set with the fake's OptOut, as START does at Telnyx.
 func (s *Simulator) noteOptOut(c conv, text string) (optedOut, optedIn bool) {
-	kw := strings.ToLower(strings.TrimSpace(text))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	was := s.optedOut[c]
 	switch {
-	case telnyxOptOutWords[kw]:
+	case conversation.IsOptOut(text):
 		s.optedOut[c] = true
-	case telnyxOptInWords[kw]:
+	case conversation.IsOptIn(text):
 		delete(s.optedOut, c)
 		s.fake.OptIn(c.user)
 		return false, was
