@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"testing"
+
+	"github.com/smsconv/smsconv/e2e/internal/stack"
 )
 
 // TestDockerfileGoVersionIsGoWorks keeps the Go release pinned in one place: the image the Dockerfile
@@ -40,8 +42,9 @@ func TestDockerfileGoVersionIsGoWorks(t *testing.T) {
 // `docker compose up` starts: every Bearer token they show is the ingress's default ADMIN_TOKEN.
 func TestREADMEUsesTheComposeAdminToken(t *testing.T) {
 	token := envValue(t, service(t, loadProject(t, loadConfig{}), "ingress"), "ADMIN_TOKEN")
-	if token != "smsconv-sandbox-admin-token" {
-		t.Errorf("compose's default ADMIN_TOKEN is %q, want the development token smsconv-sandbox-admin-token", token)
+	if token != stack.DevAdminToken {
+		t.Errorf("compose's default ADMIN_TOKEN is %q, want the development token %s (the one make run and the tests use)",
+			token, stack.DevAdminToken)
 	}
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
 	if err != nil {

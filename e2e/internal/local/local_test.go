@@ -48,7 +48,7 @@ func TestFromEnv(t *testing.T) {
 func TestDefaultsAreTheDocumentedOnes(t *testing.T) {
 	c := Defaults("/repo")
 	want := stack.Ports{NATS: 4223, NATSMonitor: 8223, Redis: 6380, Ingress: 8080, Sandbox: 8090, WorkerMetrics: 9091}
-	if c.Ports != want || c.Workers != 1 || c.Dir != "/repo/.run" || c.AdminToken != "smsconv-sandbox-admin-token" {
+	if c.Ports != want || c.Workers != 1 || c.Dir != "/repo/.run" || c.AdminToken != stack.DevAdminToken {
 		t.Errorf("defaults %+v", c)
 	}
 }

@@ -84,7 +84,7 @@ func Build(ctx context.Context, dir string, race bool) (Binaries, error) {
 }
 
 // DevAdminToken is the ADMIN_TOKEN of a local stack (make run, the tests): the development token the README's
-// examples and docker-compose.yml use too. Never use it on a reachable host.
+// examples and docker-compose.yml use too (composecheck holds them to it). Never use it on a reachable host.
 const DevAdminToken = "smsconv-sandbox-admin-token"
 
 // Options shape a stack. The zero value is what the tests want: free ports, JSON logs, a temporary directory.
