@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -20,21 +19,11 @@ import (
 // DefaultBaseURL is Telnyx's API v2 root, used when ClientOptions.BaseURL is empty.
 const DefaultBaseURL = "https://api.telnyx.com/v2"
 
-// Client defaults, used for zero (or negative) ClientOptions fields.
-const (
-	DefaultTimeout     = 10 * time.Second
-	DefaultMaxAttempts = 3
-	DefaultMinBackoff  = 200 * time.Millisecond
-	DefaultMaxBackoff  = 5 * time.Second
-)
+// DefaultTimeout bounds a request when ClientOptions.Timeout is zero (or negative).
+const DefaultTimeout = 10 * time.Second
 
-const (
-	// maxResponseBody bounds what is read of any response: ours are small, a misbehaving proxy's need not be.
-	maxResponseBody = 1 << 20
-	// longRetryAfterFactor: a Retry-After longer than this many MaxBackoffs is handed back to the caller
-	// (who can schedule a redelivery) instead of holding a worker asleep.
-	longRetryAfterFactor = 4
-)
+// maxResponseBody bounds what is read of any response: ours are small, a misbehaving proxy's need not be.
+const maxResponseBody = 1 << 20
 
 // Classes of send failure; *Error unwraps to one of them when Telnyx's error code or status says which.
 var (
@@ -60,37 +49,29 @@ type ClientOptions struct {
 	BaseURL string
 	// APIKey is sent as a Bearer token.
 	APIKey string
-	// Timeout bounds each attempt, including reading the response.
+	// Timeout bounds the request, including reading the response.
 	Timeout time.Duration
-	// MaxAttempts is the number of tries, the first included.
-	MaxAttempts int
-	// MinBackoff and MaxBackoff bound the exponential backoff between attempts (with full jitter).
-	MinBackoff, MaxBackoff time.Duration
 	// HTTPClient is used when set (its own Timeout, if any, still applies on top of Timeout).
 	HTTPClient *http.Client
 }
 
-// Client sends messages through the Telnyx Messaging API. It is safe for concurrent use.
+// Client sends messages through the Telnyx Messaging API. It is safe for concurrent use. Each Send is one
+// HTTP request: the client never retries, so whoever retries (the worker, through the queue's redelivery)
+// sees, counts and paces every request.
 type Client struct {
-	url         string
-	auth        string
-	timeout     time.Duration
-	maxAttempts int
-	minBackoff  time.Duration
-	maxBackoff  time.Duration
-	hc          *http.Client
+	url     string
+	auth    string
+	timeout time.Duration
+	hc      *http.Client
 }
 
 // NewClient returns a Client for o, with defaults for its zero fields.
 func NewClient(o ClientOptions) *Client {
 	c := &Client{
-		url:         strings.TrimRight(o.BaseURL, "/") + "/messages",
-		auth:        "Bearer " + o.APIKey,
-		timeout:     o.Timeout,
-		maxAttempts: o.MaxAttempts,
-		minBackoff:  o.MinBackoff,
-		maxBackoff:  o.MaxBackoff,
-		hc:          o.HTTPClient,
+		url:     strings.TrimRight(o.BaseURL, "/") + "/messages",
+		auth:    "Bearer " + o.APIKey,
+		timeout: o.Timeout,
+		hc:      o.HTTPClient,
 	}
 	if o.BaseURL == "" {
 		c.url = DefaultBaseURL + "/messages"
@@ -98,16 +79,6 @@ func NewClient(o ClientOptions) *Client {
 	if c.timeout <= 0 {
 		c.timeout = DefaultTimeout
 	}
-	if c.maxAttempts <= 0 {
-		c.maxAttempts = DefaultMaxAttempts
-	}
-	if c.minBackoff <= 0 {
-		c.minBackoff = DefaultMinBackoff
-	}
-	if c.maxBackoff <= 0 {
-		c.maxBackoff = DefaultMaxBackoff
-	}
-	c.maxBackoff = max(c.maxBackoff, c.minBackoff)
 	if c.hc == nil {
 		// No client-wide timeout: each attempt has its own deadline through its context.
 		c.hc = &http.Client{}
@@ -142,8 +113,7 @@ type Error struct {
 	Code, Title, Detail string
 	// Retryable says whether sending the same request again later may succeed.
 	Retryable bool
-	// RetryAfter is the server's Retry-After, 0 when absent. When it was too long to wait in place, Send
-	// returns at once and the caller should retry no sooner than this.
+	// RetryAfter is the server's Retry-After, 0 when absent: the caller should retry no sooner than this.
 	RetryAfter time.Duration
 	Err        error
 }
@@ -229,55 +199,28 @@ func statusClass(status int) class {
 	return class{nil, false}
 }
 
-// Send posts req to /messages. With a non-empty idempotencyKey, Telnyx replays its first successful answer for
-// 24 hours, so a retry (here or by the caller, with the same key and request) never sends twice; without one a
-// retry after a timeout may. Every failure carries a classified *Error (find it with errors.As; see also
-// IsRetryable), except an invalid key (ErrInvalidIdempotencyKey, nothing sent). When ctx ends Send, the error
-// also wraps ctx.Err(). Retries happen in place, with exponential backoff and full jitter,
-// on network errors, timeouts, 429 and 5xx, up to MaxAttempts; a Retry-After is honoured, unless it is longer
-// than 4×MaxBackoff, in which case the retryable *Error is returned at once with RetryAfter set. Send stops as
-// soon as ctx is done.
+// Send posts req to /messages, once. With a non-empty idempotencyKey, Telnyx replays its first successful
+// answer for 24 hours, so a retry by the caller with the same key and request never sends twice; without
+// one a retry after a timeout may. Every failure carries a classified *Error (find it with errors.As; see
+// also IsRetryable and Error.RetryAfter), except an invalid key (ErrInvalidIdempotencyKey, nothing sent).
+// When ctx ends Send, the error also wraps ctx.Err().
 func (c *Client) Send(ctx context.Context, req SendRequest, idempotencyKey string) (SendResult, error) {
 	if idempotencyKey != "" && !ids.Valid(idempotencyKey) {
 		return SendResult{}, fmt.Errorf("telnyx send: %w (%d characters; allowed: letters, digits, '_', ':', '-', at most %d)",
 			ErrInvalidIdempotencyKey, len(idempotencyKey), ids.MaxLen)
 	}
-	// Marshalled once: Telnyx requires a byte-identical body for an idempotent retry.
 	body, err := json.Marshal(req)
 	if err != nil {
 		return SendResult{}, fmt.Errorf("telnyx send: encode request: %w", err)
 	}
-
-	for attempt := 1; ; attempt++ {
-		res, e := c.attempt(ctx, body, idempotencyKey)
-		if e == nil {
-			return res, nil
-		}
-		if ctx.Err() != nil {
-			return SendResult{}, stopped(ctx, e)
-		}
-		if !e.Retryable || attempt >= c.maxAttempts {
-			return SendResult{}, e
-		}
-		wait := c.backoff(attempt)
-		if e.RetryAfter > 0 {
-			if e.RetryAfter > longRetryAfterFactor*c.maxBackoff {
-				return SendResult{}, e
-			}
-			wait = e.RetryAfter
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < wait {
-			// Sleeping would only end in the deadline; give the caller the real failure now.
-			return SendResult{}, e
-		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return SendResult{}, stopped(ctx, e)
-		case <-t.C:
-		}
+	res, e := c.attempt(ctx, body, idempotencyKey)
+	switch {
+	case e == nil:
+		return res, nil
+	case ctx.Err() != nil:
+		return SendResult{}, stopped(ctx, e)
 	}
+	return SendResult{}, e
 }
 
 // stopped adds the context's error to e when e does not already carry it, so errors.Is(err, context.Canceled)
@@ -416,16 +359,4 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 		return max(t.Sub(now), 0)
 	}
 	return 0
-}
-
-// backoff is the wait after failed attempt n (1-based): full jitter over [0, min(MaxBackoff, MinBackoff·2^(n-1))],
-// so many workers failing together do not retry together.
-func (c *Client) backoff(n int) time.Duration {
-	ceil := c.maxBackoff
-	if n-1 < 62 {
-		if d := c.minBackoff << (n - 1); d > 0 && d < ceil && d>>(n-1) == c.minBackoff {
-			ceil = d
-		}
-	}
-	return rand.N(ceil + 1) //nolint:gosec // jitter, not security
 }

@@ -32,46 +32,12 @@ func TestParseRetryAfter(t *testing.T) {
 	}
 }
 
-// TestBackoffBounds: full jitter stays within [0, min(MaxBackoff, MinBackoff·2^(n-1))], grows, and does not
-// overflow for large attempt numbers.
-func TestBackoffBounds(t *testing.T) {
-	c := NewClient(ClientOptions{MinBackoff: 100 * time.Millisecond, MaxBackoff: time.Second})
-	tests := []struct {
-		attempt int
-		ceil    time.Duration
-	}{
-		{1, 100 * time.Millisecond},
-		{2, 200 * time.Millisecond},
-		{4, 800 * time.Millisecond},
-		{5, time.Second},
-		{64, time.Second},
-		{1000, time.Second},
-	}
-	for _, tc := range tests {
-		var maxSeen time.Duration
-		for range 2000 {
-			d := c.backoff(tc.attempt)
-			if d < 0 || d > tc.ceil {
-				t.Fatalf("backoff(%d) = %s, want within [0, %s]", tc.attempt, d, tc.ceil)
-			}
-			maxSeen = max(maxSeen, d)
-		}
-		// With 2000 uniform draws the largest is above 90% of the ceiling all but ~1e-91 of the time.
-		if maxSeen < tc.ceil*9/10 {
-			t.Fatalf("backoff(%d): largest of 2000 draws %s, want close to %s (jitter over the full range)", tc.attempt, maxSeen, tc.ceil)
-		}
-	}
-}
-
 func TestNewClientNormalisesOptions(t *testing.T) {
-	c := NewClient(ClientOptions{BaseURL: "http://fake/v2/", MinBackoff: time.Second, MaxBackoff: time.Millisecond, MaxAttempts: -1, Timeout: -1})
+	c := NewClient(ClientOptions{BaseURL: "http://fake/v2/", Timeout: -1})
 	if c.url != "http://fake/v2/messages" {
 		t.Errorf("url = %q", c.url)
 	}
-	if c.maxBackoff != time.Second {
-		t.Errorf("maxBackoff = %s, want raised to MinBackoff", c.maxBackoff)
-	}
-	if c.maxAttempts != DefaultMaxAttempts || c.timeout != DefaultTimeout {
-		t.Errorf("maxAttempts %d timeout %s, want defaults", c.maxAttempts, c.timeout)
+	if c.timeout != DefaultTimeout {
+		t.Errorf("timeout %s, want the default", c.timeout)
 	}
 }
