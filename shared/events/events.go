@@ -1,6 +1,7 @@
-// Package events defines what travels through NATS JetStream between the services: stream and subject names,
-// headers, the message schema, and the idempotent set-up of streams and consumers that both services run at
-// start.
+// Package events defines what travels through NATS JetStream between the services: stream and subject
+// names, the schemas of conversation work (Message) and delivery receipts (Receipt), and the one definition
+// of the streams and consumers (the ingress ensures the streams, the workers the consumers). Dead letters
+// have their own package, deadletter.
 package events
 
 import (
@@ -21,21 +22,6 @@ const (
 	StreamEvents = "SMS_EVENTS"
 	// StreamDeadLetters holds messages that could not be processed, with the reason, until replayed.
 	StreamDeadLetters = "SMS_DLQ"
-)
-
-// Headers set on published messages.
-const (
-	HeaderMsgID  = "Nats-Msg-Id"
-	HeaderReplay = "Sms-Replay"
-	// Dead-letter headers.
-	HeaderDLQReason   = "Sms-Dlq-Reason"
-	HeaderDLQClass    = "Sms-Dlq-Class"
-	HeaderDLQSubject  = "Sms-Dlq-Subject"
-	HeaderDLQSeq      = "Sms-Dlq-Stream-Seq"
-	HeaderDLQAttempts = "Sms-Dlq-Attempts"
-	HeaderDLQTime     = "Sms-Dlq-Time"
-	// HeaderTraceParent carries W3C trace context across the queue.
-	HeaderTraceParent = "traceparent"
 )
 
 // Kinds of conversation work.
@@ -121,5 +107,54 @@ func subjectToken(s string) string {
 	return string(b)
 }
 
-// DeadLetterSubject is the subject of a dead letter of the given kind.
-func DeadLetterSubject(kind string) string { return "dlq." + subjectToken(kind) }
+// Receipt event types: the Telnyx events that carry the delivery status of a message we sent.
+const (
+	EventMessageSent      = "message.sent"
+	EventMessageFinalized = "message.finalized"
+)
+
+// ReceiptSubjects are the subjects receipts are published to, which the receipts consumer filters on.
+func ReceiptSubjects() []string {
+	return []string{EventSubject(EventMessageSent), EventSubject(EventMessageFinalized)}
+}
+
+// IsReceipt reports whether a Telnyx event type is a delivery receipt.
+func IsReceipt(eventType string) bool {
+	return eventType == EventMessageSent || eventType == EventMessageFinalized
+}
+
+// Receipt is the delivery status of one of our outbound messages, as the ingress read it from a Telnyx
+// message.sent or message.finalized webhook. Like Message it is our own schema: the workers never parse
+// Telnyx's webhook shape.
+type Receipt struct {
+	EventID   string `json:"event_id"`
+	EventType string `json:"event_type"`
+	// TelnyxID is the id Telnyx gave the message when it accepted the send.
+	TelnyxID string `json:"telnyx_id"`
+	// Status is Telnyx's to[].status, unmapped (queued, sending, sent, delivered, delivery_failed, ...).
+	Status     string    `json:"status"`
+	ErrorCode  string    `json:"error_code,omitempty"`
+	ErrorTitle string    `json:"error_title,omitempty"`
+	OccurredAt time.Time `json:"occurred_at"`
+}
+
+// Encode marshals r.
+func (r Receipt) Encode() []byte {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err) // a struct of strings and a time always marshals
+	}
+	return b
+}
+
+// DecodeReceipt unmarshals a Receipt and checks it names a message and a status.
+func DecodeReceipt(b []byte) (Receipt, error) {
+	var r Receipt
+	if err := json.Unmarshal(b, &r); err != nil {
+		return Receipt{}, fmt.Errorf("decode receipt: %w", err)
+	}
+	if r.TelnyxID == "" || r.Status == "" {
+		return Receipt{}, fmt.Errorf("decode receipt: missing telnyx_id or status")
+	}
+	return r, nil
+}

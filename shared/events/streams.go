@@ -11,29 +11,32 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// StreamOptions sizes the streams. The zero value is not valid; use DefaultStreamOptions.
+// The topology has one definition (this file) and each half has one owner:
+//   - the publisher (the ingress) owns the streams: EnsureStreams creates them or updates them to its
+//     limits, and never touches a consumer;
+//   - the consumer (the worker) owns the consumers it consumes: EnsureConsumers waits for the streams to
+//     exist, then creates or updates the partition and receipt consumers (their AckWait is the worker's),
+//     and never touches a stream.
+// Both refuse to run against a conversation stream partitioned differently (ErrPartitionMismatch).
+
+// StreamOptions are the parameters of the topology. The zero value is not valid; use DefaultStreamOptions.
 type StreamOptions struct {
 	// Partitions is the number of conversation partitions (and partition consumers). Changing it on an
 	// existing stream is refused: drain the stream first.
 	Partitions int
 	// MaxMsgs and MaxBytes bound the conversation backlog; past them publishes fail and the ingress answers
-	// 503 so Telnyx retries later (nothing is dropped).
+	// 503 so Telnyx retries later (nothing is dropped). Streams only.
 	MaxMsgs  int64
 	MaxBytes int64
-	// DuplicateWindow is how long a Nats-Msg-Id is remembered for publish deduplication.
+	// DuplicateWindow is how long a Nats-Msg-Id is remembered for publish deduplication. Streams only.
 	DuplicateWindow time.Duration
-	// AckWait is how long a worker may hold a message before it is redelivered to another worker.
+	// AckWait is how long a worker may hold a message before it is redelivered to another worker. Consumers
+	// only: the worker reads it back from the consumer it consumes.
 	AckWait time.Duration
 	// Storage is file storage unless a test asks for memory.
 	Storage jetstream.StorageType
 	// Replicas for clustered NATS (1 for a single server).
 	Replicas int
-	// UpdateStreams makes EnsureStreams update existing streams to these options (the ingress, which owns
-	// the backlog limits); without it, streams are only created when missing (the worker).
-	UpdateStreams bool
-	// UpdateConsumers makes EnsureStreams update existing consumers to these options (the worker, which
-	// owns AckWait); without it, consumers are only created when missing (the ingress).
-	UpdateConsumers bool
 }
 
 // DefaultStreamOptions are the production defaults.
@@ -46,8 +49,6 @@ func DefaultStreamOptions() StreamOptions {
 		AckWait:         30 * time.Second,
 		Storage:         jetstream.FileStorage,
 		Replicas:        1,
-		UpdateStreams:   true,
-		UpdateConsumers: true,
 	}
 }
 
@@ -70,63 +71,29 @@ func PartitionOf(subject string) (int, bool) {
 	return p, err == nil
 }
 
-func conversationStream(o StreamOptions) jetstream.StreamConfig {
-	return jetstream.StreamConfig{
-		Name:        StreamConversations,
-		Description: "conversation work: inbound messages and queued sends, partitioned by conversation",
-		Subjects:    []string{"conv.*.*"},
-		SubjectTransform: &jetstream.SubjectTransformConfig{
-			Source:      "conv.*.*",
-			Destination: fmt.Sprintf("conv.{{partition(%d,1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}", o.Partitions),
-		},
-		Retention:  jetstream.WorkQueuePolicy,
-		Discard:    jetstream.DiscardNew,
-		MaxMsgs:    o.MaxMsgs,
-		MaxBytes:   o.MaxBytes,
-		Duplicates: o.DuplicateWindow,
-		Storage:    o.Storage,
-		Replicas:   o.Replicas,
-		// Direct gets make the worker's "is anything older pending for this conversation" check cheap.
-		AllowDirect: true,
-	}
-}
-
-func partitionConsumer(o StreamOptions, p int) jetstream.ConsumerConfig {
-	return jetstream.ConsumerConfig{
-		Durable:       PartitionConsumer(p),
-		Description:   "conversation partition " + strconv.Itoa(p),
-		FilterSubject: PartitionFilter(p),
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       o.AckWait,
-		// The worker counts deliveries itself and dead-letters past its limit; the server never drops.
-		MaxDeliver:    -1,
-		MaxAckPending: 10_000,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-		Replicas:      o.Replicas,
-	}
-}
-
 // ErrPartitionMismatch is returned when the stream exists with another partition count.
 var ErrPartitionMismatch = errors.New("partition count differs from the existing stream")
 
-// EnsureStreams creates or updates the streams and the partition consumers. It is idempotent and safe to run
-// from several processes at once.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
-	if o.Partitions < 1 || o.Partitions > 1024 {
-		return fmt.Errorf("ensure streams: partitions must be 1..1024, got %d", o.Partitions)
-	}
-	want := conversationStream(o)
-	if s, err := js.Stream(ctx, StreamConversations); err == nil {
-		cur := s.CachedInfo().Config
-		if cur.SubjectTransform != nil && cur.SubjectTransform.Destination != want.SubjectTransform.Destination {
-			return fmt.Errorf("ensure streams: %w: stream %s has transform %q, configuration wants %d partitions; drain and delete the stream to change it",
-				ErrPartitionMismatch, StreamConversations, cur.SubjectTransform.Destination, o.Partitions)
-		}
-	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("ensure streams: %w", err)
-	}
-	streams := []jetstream.StreamConfig{
-		want,
+func streams(o StreamOptions) []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{
+			Name:        StreamConversations,
+			Description: "conversation work: inbound messages and queued sends, partitioned by conversation",
+			Subjects:    []string{"conv.*.*"},
+			SubjectTransform: &jetstream.SubjectTransformConfig{
+				Source:      "conv.*.*",
+				Destination: partitionTransform(o.Partitions),
+			},
+			Retention:  jetstream.WorkQueuePolicy,
+			Discard:    jetstream.DiscardNew,
+			MaxMsgs:    o.MaxMsgs,
+			MaxBytes:   o.MaxBytes,
+			Duplicates: o.DuplicateWindow,
+			Storage:    o.Storage,
+			Replicas:   o.Replicas,
+			// Direct gets make the worker's "is anything older pending for this conversation" check cheap.
+			AllowDirect: true,
+		},
 		{
 			Name:        StreamEvents,
 			Description: "Telnyx events other than inbound messages (delivery receipts, unknown types)",
@@ -149,55 +116,130 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 			Replicas:    o.Replicas,
 		},
 	}
-	for _, cfg := range streams {
-		var err error
-		if o.UpdateStreams {
-			_, err = js.CreateOrUpdateStream(ctx, cfg)
-		} else if _, err = js.Stream(ctx, cfg.Name); errors.Is(err, jetstream.ErrStreamNotFound) {
-			_, err = js.CreateStream(ctx, cfg)
-			if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-				err = nil // created by another process meanwhile
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
-		}
-	}
-	if err := ensureConsumer(ctx, js, o, StreamEvents, jetstream.ConsumerConfig{
-		Durable:        ReceiptsConsumer,
-		Description:    "delivery receipts (message.sent, message.finalized) for the workers",
-		FilterSubjects: []string{EventSubject("message.sent"), EventSubject("message.finalized")},
-		AckPolicy:      jetstream.AckExplicitPolicy,
-		AckWait:        o.AckWait,
-		MaxDeliver:     -1,
-		MaxAckPending:  10_000,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-		Replicas:       o.Replicas,
-	}); err != nil {
-		return err
-	}
+}
+
+func partitionTransform(n int) string {
+	return fmt.Sprintf("conv.{{partition(%d,1,2)}}.{{wildcard(1)}}.{{wildcard(2)}}", n)
+}
+
+// consumers are the durable consumers the workers consume, with the stream each lives on.
+func consumers(o StreamOptions) map[string][]jetstream.ConsumerConfig {
+	work := make([]jetstream.ConsumerConfig, o.Partitions)
 	for p := range o.Partitions {
-		if err := ensureConsumer(ctx, js, o, StreamConversations, partitionConsumer(o, p)); err != nil {
-			return err
+		work[p] = jetstream.ConsumerConfig{
+			Durable:       PartitionConsumer(p),
+			Description:   "conversation partition " + strconv.Itoa(p),
+			FilterSubject: PartitionFilter(p),
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       o.AckWait,
+			// The worker counts failed sends itself and dead-letters past its limit; the server never drops.
+			MaxDeliver:    -1,
+			MaxAckPending: 10_000,
+			DeliverPolicy: jetstream.DeliverAllPolicy,
+			Replicas:      o.Replicas,
+		}
+	}
+	return map[string][]jetstream.ConsumerConfig{
+		StreamConversations: work,
+		StreamEvents: {{
+			Durable:        ReceiptsConsumer,
+			Description:    "delivery receipts (message.sent, message.finalized) for the workers",
+			FilterSubjects: ReceiptSubjects(),
+			AckPolicy:      jetstream.AckExplicitPolicy,
+			AckWait:        o.AckWait,
+			MaxDeliver:     -1,
+			MaxAckPending:  10_000,
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+			Replicas:       o.Replicas,
+		}},
+	}
+}
+
+func validate(o StreamOptions) error {
+	if o.Partitions < 1 || o.Partitions > 1024 {
+		return fmt.Errorf("partitions must be 1..1024, got %d", o.Partitions)
+	}
+	return nil
+}
+
+// checkPartitions refuses a conversation stream whose transform has another partition count.
+func checkPartitions(s jetstream.Stream, o StreamOptions) error {
+	cur := s.CachedInfo().Config
+	if want := partitionTransform(o.Partitions); cur.SubjectTransform != nil && cur.SubjectTransform.Destination != want {
+		return fmt.Errorf("%w: stream %s has transform %q, configuration wants %d partitions; drain and delete the stream to change it",
+			ErrPartitionMismatch, StreamConversations, cur.SubjectTransform.Destination, o.Partitions)
+	}
+	return nil
+}
+
+// EnsureStreams creates the streams, or updates them to o's limits. It is the publisher's (the ingress's)
+// half of the topology and never touches a consumer. It is idempotent and safe to run from several
+// processes at once.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
+	if err := validate(o); err != nil {
+		return fmt.Errorf("ensure streams: %w", err)
+	}
+	if s, err := js.Stream(ctx, StreamConversations); err == nil {
+		if err := checkPartitions(s, o); err != nil {
+			return fmt.Errorf("ensure streams: %w", err)
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("ensure streams: %w", err)
+	}
+	for _, cfg := range streams(o) {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
 		}
 	}
 	return nil
 }
 
-// ensureConsumer creates cfg on stream, or updates it if o.UpdateConsumers; an existing consumer is otherwise
-// left as it is.
-func ensureConsumer(ctx context.Context, js jetstream.JetStream, o StreamOptions, stream string, cfg jetstream.ConsumerConfig) error {
-	var err error
-	if o.UpdateConsumers {
-		_, err = js.CreateOrUpdateConsumer(ctx, stream, cfg)
-	} else if _, err = js.Consumer(ctx, stream, cfg.Durable); errors.Is(err, jetstream.ErrConsumerNotFound) {
-		_, err = js.CreateConsumer(ctx, stream, cfg)
-		if errors.Is(err, jetstream.ErrConsumerExists) {
-			err = nil // created by another process meanwhile
+// streamPoll is how often EnsureConsumers looks for streams that do not exist yet.
+const streamPoll = 250 * time.Millisecond
+
+// EnsureConsumers waits until the publisher has created the streams, checks the partition count, then
+// creates the worker's consumers or updates them to o (AckWait). It is the consumer's (the worker's) half
+// of the topology and never touches a stream. It returns ErrPartitionMismatch at once, and the last error
+// when ctx ends before the streams exist.
+func EnsureConsumers(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
+	if err := validate(o); err != nil {
+		return fmt.Errorf("ensure consumers: %w", err)
+	}
+	for _, cfg := range streams(o) {
+		s, err := waitStream(ctx, js, cfg.Name)
+		if err != nil {
+			return fmt.Errorf("ensure consumers: %w", err)
+		}
+		if cfg.Name == StreamConversations {
+			if err := checkPartitions(s, o); err != nil {
+				return fmt.Errorf("ensure consumers: %w", err)
+			}
 		}
 	}
-	if err != nil {
-		return fmt.Errorf("ensure consumer %s: %w", cfg.Durable, err)
+	for stream, cfgs := range consumers(o) {
+		for _, cfg := range cfgs {
+			if _, err := js.CreateOrUpdateConsumer(ctx, stream, cfg); err != nil {
+				return fmt.Errorf("ensure consumer %s: %w", cfg.Durable, err)
+			}
+		}
 	}
 	return nil
+}
+
+// waitStream returns stream name once it exists.
+func waitStream(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Stream, error) {
+	for {
+		s, err := js.Stream(ctx, name)
+		if err == nil {
+			return s, nil
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) || ctx.Err() != nil {
+			return nil, fmt.Errorf("stream %s: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for stream %s (created by the ingress): %w", name, err)
+		case <-time.After(streamPoll):
+		}
+	}
 }

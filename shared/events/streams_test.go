@@ -30,6 +30,9 @@ func setup(t *testing.T, o events.StreamOptions) (jetstream.JetStream, context.C
 	if err := events.EnsureStreams(ctx, js, o); err != nil {
 		t.Fatal(err)
 	}
+	if err := events.EnsureConsumers(ctx, js, o); err != nil {
+		t.Fatal(err)
+	}
 	return js, ctx
 }
 
@@ -43,7 +46,10 @@ func TestEnsureStreamsIdempotentAndPartitioned(t *testing.T) {
 	o2 := o
 	o2.Partitions = 8
 	if err := events.EnsureStreams(ctx, js, o2); !errors.Is(err, events.ErrPartitionMismatch) {
-		t.Fatalf("changing partitions: err = %v, want ErrPartitionMismatch", err)
+		t.Fatalf("ingress changing partitions: err = %v, want ErrPartitionMismatch", err)
+	}
+	if err := events.EnsureConsumers(ctx, js, o2); !errors.Is(err, events.ErrPartitionMismatch) {
+		t.Fatalf("worker changing partitions: err = %v, want ErrPartitionMismatch", err)
 	}
 
 	subj := events.ConversationSubject("+15550001111", "+12125551234")
@@ -140,38 +146,92 @@ func TestPublishDedupAndDiscardNew(t *testing.T) {
 	}
 }
 
-func TestIngressDoesNotResetTheWorkersAckWait(t *testing.T) {
+// TestEachHalfHasOneOwner: the ingress's EnsureStreams never changes a consumer (the worker's AckWait
+// stays) and the worker's EnsureConsumers never changes a stream (the ingress's limits stay).
+func TestEachHalfHasOneOwner(t *testing.T) {
 	o := events.DefaultStreamOptions()
-	o.Partitions, o.AckWait = 2, 5*time.Second // the worker's setting
+	o.Partitions, o.AckWait, o.MaxMsgs = 2, 5*time.Second, 500
 	js, ctx := setup(t, o)
-	ingress := events.DefaultStreamOptions()
-	ingress.Partitions, ingress.UpdateConsumers = 2, false // AckWait left at its 30 s default
+
+	ingress := events.DefaultStreamOptions() // AckWait left at its 30 s default
+	ingress.Partitions, ingress.MaxMsgs = 2, 500
 	if err := events.EnsureStreams(ctx, js, ingress); err != nil {
 		t.Fatal(err)
 	}
-	c, err := js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(1))
-	if err != nil {
+	worker := events.DefaultStreamOptions() // MaxMsgs left at its default
+	worker.Partitions, worker.AckWait = 2, 5*time.Second
+	if err := events.EnsureConsumers(ctx, js, worker); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.CachedInfo().Config.AckWait; got != 5*time.Second {
-		t.Fatalf("AckWait after the ingress started = %s, want the worker's 5s", got)
-	}
-}
 
-func TestWorkerDoesNotResetTheIngressStreamLimits(t *testing.T) {
-	o := events.DefaultStreamOptions()
-	o.Partitions, o.MaxMsgs = 2, 500 // the ingress's STREAM_MAX_MSGS
-	js, ctx := setup(t, o)
-	worker := events.DefaultStreamOptions()
-	worker.Partitions, worker.UpdateStreams = 2, false
-	if err := events.EnsureStreams(ctx, js, worker); err != nil {
-		t.Fatal(err)
+	for _, name := range []string{events.PartitionConsumer(1), events.ReceiptsConsumer} {
+		stream := events.StreamConversations
+		if name == events.ReceiptsConsumer {
+			stream = events.StreamEvents
+		}
+		c, err := js.Consumer(ctx, stream, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.CachedInfo().Config.AckWait; got != 5*time.Second {
+			t.Errorf("%s AckWait after both started = %s, want the worker's 5s", name, got)
+		}
 	}
 	s, err := js.Stream(ctx, events.StreamConversations)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := s.CachedInfo().Config.MaxMsgs; got != 500 {
-		t.Fatalf("MaxMsgs after a worker started = %d, want the ingress's 500", got)
+		t.Fatalf("MaxMsgs after both started = %d, want the ingress's 500", got)
+	}
+}
+
+// TestWorkerWaitsForTheStreams: a worker started before the ingress creates its consumers as soon as the
+// streams exist, instead of creating the streams itself.
+func TestWorkerWaitsForTheStreams(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, err := nats.Connect(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	o := events.DefaultStreamOptions()
+	o.Partitions = 2
+	// Watch the worker's stream look-ups: a second one proves it is polling, not giving up or creating.
+	asked := make(chan *nats.Msg, 16)
+	sub, err := nc.ChanSubscribe("$JS.API.STREAM.INFO."+events.StreamConversations, asked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	done := make(chan error, 1)
+	go func() { done <- events.EnsureConsumers(ctx, js, o) }()
+	for range 2 {
+		select {
+		case <-asked:
+		case err := <-done:
+			t.Fatalf("EnsureConsumers returned %v before any stream existed, want it to wait", err)
+		case <-ctx.Done():
+			t.Fatal("the worker never looked for the stream")
+		}
+	}
+	names := js.StreamNames(ctx)
+	for name := range names.Name() {
+		t.Fatalf("stream %s exists before the ingress ran: the worker must not create streams", name)
+	}
+	if err := events.EnsureStreams(ctx, js, o); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("EnsureConsumers: %v", err)
+	}
+	if _, err := js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(1)); err != nil {
+		t.Fatalf("partition consumer after the streams appeared: %v", err)
 	}
 }
