@@ -74,7 +74,7 @@ func BenchmarkLoadAndCommit(b *testing.B) {
 	for i := 0; b.Loop(); i++ {
 		cv := &convs[i%len(convs)]
 		id := "m" + strconv.Itoa(i)
-		l, err := s.Load(ctx, cv.key, id)
+		l, err := s.Load(ctx, cv.key, id, "")
 		if err != nil {
 			b.Fatal(err)
 		}

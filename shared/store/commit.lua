@@ -3,7 +3,7 @@
 --       6 reply counter of this user for this minute (abuse guard)
 -- ARGV: 1 expected version, 2 conversation fields (JSON object), 3 message fields (JSON), 4 reply fields
 --       (JSON or ""), 5 message id, 6 reply id, 7 history limit, 8 message TTL seconds, 9 index member,
---       10 replies allowed per minute (0: no limit)
+--       10 replies allowed per minute (0: no limit), 11 error title of a rate-limited reply
 -- Returns {"ok", version, limited} | {"dup", version, 0} | {"conflict", version, 0}; limited is 1 when the
 -- reply was recorded as skipped because the user is over the limit.
 local ver = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')
@@ -45,7 +45,7 @@ if ARGV[4] ~= '' then
     redis.call('EXPIRE', KEYS[6], 120)
     if n > limit then
       limited = 1
-      redis.call('HSET', KEYS[4], 'status', 'skipped', 'error_title', 'reply rate limit reached')
+      redis.call('HSET', KEYS[4], 'status', 'skipped', 'error_title', ARGV[11])
       redis.call('HINCRBY', KEYS[1], 'rate_limited', 1)
     end
   end

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -10,10 +11,20 @@ import (
 //go:embed receipt.lua
 var receiptLua string
 
-// receiptRank orders statuses; a receipt only ever moves a message forward.
+// receiptRank orders statuses; a receipt only ever moves a message forward. It is the only rank table:
+// the receipt script gets it as an argument.
 var receiptRank = map[string]int{
 	StatusPending: 0, StatusQueued: 1, StatusSent: 2, StatusDelivered: 3, StatusFailed: 3, StatusBlocked: 3, StatusSkipped: 3,
 }
+
+// receiptRanks is receiptRank as the JSON object the receipt script decodes.
+var receiptRanks = func() string {
+	b, err := json.Marshal(receiptRank)
+	if err != nil {
+		panic(err) // a map of strings to ints always marshals
+	}
+	return string(b)
+}()
 
 // Receipt is a delivery status for one of our outbound messages, already mapped to our statuses.
 type Receipt struct {
@@ -50,7 +61,7 @@ func (s *Store) ApplyReceipt(ctx context.Context, r Receipt) (ReceiptOutcome, st
 	if r.At.IsZero() {
 		r.At = time.Now()
 	}
-	n, err := s.receipt.Run(ctx, s.rdb, []string{s.msgKey(id)}, r.Status, rank, r.ErrorCode, r.ErrorTitle, r.At.UnixMilli()).Int()
+	n, err := s.receipt.Run(ctx, s.rdb, []string{s.msgKey(id)}, r.Status, rank, r.ErrorCode, r.ErrorTitle, r.At.UnixMilli(), receiptRanks).Int()
 	if err != nil {
 		return 0, "", fmt.Errorf("apply receipt: %w", err)
 	}

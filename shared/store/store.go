@@ -137,11 +137,17 @@ type Loaded struct {
 	Reply   *Message
 }
 
-// Load reads a conversation and the record of message msgID in one round trip.
-func (s *Store) Load(ctx context.Context, k Key, msgID string) (Loaded, error) {
+// Load reads a conversation, the record of message msgID and the record of its reply replyID ("" when it
+// has none) in one round trip. A redelivered message learns from it whether it was committed and what is
+// left to send, with nothing else to read.
+func (s *Store) Load(ctx context.Context, k Key, msgID, replyID string) (Loaded, error) {
 	pipe := s.rdb.Pipeline()
 	conv := pipe.HGetAll(ctx, s.convKey(k))
 	msg := pipe.HGetAll(ctx, s.msgKey(msgID))
+	var reply *redis.MapStringStringCmd
+	if replyID != "" {
+		reply = pipe.HGetAll(ctx, s.msgKey(replyID))
+	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return Loaded{}, fmt.Errorf("load conversation: %w", err)
 	}
@@ -150,12 +156,8 @@ func (s *Store) Load(ctx context.Context, k Key, msgID string) (Loaded, error) {
 	l.Conversation, l.Version, l.Exists = c, ver, ok
 	if m, ok := decodeMessage(msg.Val()); ok {
 		l.Message = &m
-		if m.ReplyID != "" {
-			r, err := s.GetMessage(ctx, m.ReplyID)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return Loaded{}, err
-			}
-			if err == nil {
+		if reply != nil && m.ReplyID == replyID {
+			if r, ok := decodeMessage(reply.Val()); ok {
 				l.Reply = &r
 			}
 		}
@@ -181,11 +183,16 @@ type CommitResult struct {
 	// Duplicate is true when the message had been committed before; nothing was changed.
 	Duplicate bool
 	Version   int64
-	// Limited is true when the reply was recorded as skipped by the abuse guard.
+	// Limited is true when the reply was recorded as skipped by the abuse guard (StatusSkipped, with the
+	// title RateLimitedTitle) instead of as given.
 	Limited bool
 }
 
-// Apply runs the commit script. It returns ErrConflict when the conversation's version moved.
+// RateLimitedTitle is the error title of a reply skipped by the abuse guard.
+const RateLimitedTitle = "reply rate limit reached"
+
+// Apply runs the commit script. It returns ErrConflict when the conversation's version moved. It never
+// changes c: what the script decided comes back in the CommitResult.
 func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	msgFields, err := json.Marshal(encodeMessage(c.Message))
 	if err != nil {
@@ -208,7 +215,7 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 		s.o.Prefix + ":rate:{" + c.Key.member() + "}:" + strconv.FormatInt(minute, 10)}
 	args := []any{c.ExpectVersion, string(convFields), string(msgFields), string(replyFields),
 		c.Message.ID, replyID(c.Reply), s.o.HistoryLimit, int64(s.o.MessageTTL / time.Second), c.Key.member(),
-		s.o.RepliesPerMinute}
+		s.o.RepliesPerMinute, RateLimitedTitle}
 	res, err := s.commit.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
@@ -218,9 +225,6 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	limited, _ := res[2].(int64)
 	switch status {
 	case "ok":
-		if limited == 1 && c.Reply != nil {
-			c.Reply.Status, c.Reply.ErrorTitle = StatusSkipped, "reply rate limit reached"
-		}
 		return CommitResult{Version: ver, Limited: limited == 1}, nil
 	case "dup":
 		return CommitResult{Duplicate: true, Version: ver}, nil
@@ -317,18 +321,6 @@ func (s *Store) GetMessage(ctx context.Context, id string) (Message, error) {
 		return Message{}, fmt.Errorf("get message %s: %w", id, ErrNotFound)
 	}
 	return m, nil
-}
-
-// MessageByTelnyxID finds our outbound message by the id Telnyx gave it.
-func (s *Store) MessageByTelnyxID(ctx context.Context, telnyxID string) (Message, error) {
-	id, err := s.rdb.Get(ctx, s.txKey(telnyxID)).Result()
-	if errors.Is(err, redis.Nil) {
-		return Message{}, fmt.Errorf("message by telnyx id: %w", ErrNotFound)
-	}
-	if err != nil {
-		return Message{}, fmt.Errorf("message by telnyx id: %w", err)
-	}
-	return s.GetMessage(ctx, id)
 }
 
 // Summary is a conversation as listed by GET /conversations.

@@ -27,7 +27,7 @@ var (
 // step applies the seed dialog to one inbound message through Load and Apply, as the worker does.
 func step(t *testing.T, s *store.Store, id, text string) (store.CommitResult, conversation.Result, error) {
 	t.Helper()
-	l, err := s.Load(ctx, k, id)
+	l, err := s.Load(ctx, k, id, "r-"+id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestCommitDedupAndHistory(t *testing.T) {
 	if c.State != "informed" || c.MessageCount != 2 || !c.CreatedAt.Equal(t0) {
 		t.Fatalf("stored conversation = %+v", c)
 	}
-	l, err := s.Load(ctx, k, "m2")
+	l, err := s.Load(ctx, k, "m2", "r-m2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,12 +105,16 @@ func TestUpdateAndTelnyxIndex(t *testing.T) {
 	if err := s.UpdateMessage(ctx, "r-m1", store.Update{Status: store.StatusQueued, TelnyxID: "tx-1"}); err != nil {
 		t.Fatal(err)
 	}
-	m, err := s.MessageByTelnyxID(ctx, "tx-1")
-	if err != nil || m.ID != "r-m1" || m.Status != store.StatusQueued {
-		t.Fatalf("by telnyx id: %+v %v", m, err)
+	m, err := s.GetMessage(ctx, "r-m1")
+	if err != nil || m.TelnyxID != "tx-1" || m.Status != store.StatusQueued {
+		t.Fatalf("updated reply: %+v %v", m, err)
 	}
-	if _, err := s.MessageByTelnyxID(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("unknown telnyx id: %v", err)
+	// The Telnyx id is indexed: a receipt for it finds the reply.
+	if out, id, err := s.ApplyReceipt(ctx, store.Receipt{TelnyxID: "tx-1", Status: store.StatusSent}); err != nil || out != store.ReceiptApplied || id != "r-m1" {
+		t.Fatalf("receipt by telnyx id: %v %q %v", out, id, err)
+	}
+	if out, _, err := s.ApplyReceipt(ctx, store.Receipt{TelnyxID: "nope", Status: store.StatusSent}); err != nil || out != store.ReceiptUnknown {
+		t.Fatalf("unknown telnyx id: %v %v", out, err)
 	}
 }
 
@@ -167,7 +171,7 @@ func TestRedisDownIsAnError(t *testing.T) {
 	srv.Kill()
 	c, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	if _, err := s.Load(c, k, "m1"); err == nil {
+	if _, err := s.Load(c, k, "m1", "r-m1"); err == nil {
 		t.Fatal("Load with Redis down succeeded")
 	}
 	srv.Restart()
@@ -192,7 +196,7 @@ func TestReplyRateLimit(t *testing.T) {
 	}
 	r, _ := s.GetMessage(ctx, "r-m3")
 	c, _ := s.Conversation(ctx, k)
-	if r.Status != store.StatusSkipped || c.RateLimited != 2 || c.MessageCount != 4 {
+	if r.Status != store.StatusSkipped || r.ErrorTitle != store.RateLimitedTitle || c.RateLimited != 2 || c.MessageCount != 4 {
 		t.Fatalf("skipped reply %+v, conversation %+v: inbound must still be stored and counted", r, c)
 	}
 }
