@@ -1,0 +1,113 @@
+package metrics_test
+
+import (
+	"errors"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/smsconv/smsconv/services/ingress/internal/metrics"
+	"github.com/smsconv/smsconv/shared/obs/obstest"
+)
+
+// series gathers reg into "name{k=v,...}" -> value; histograms appear as name_count and name_sum.
+func series(tb testing.TB, reg prometheus.Gatherer) map[string]float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			sort.Strings(labels)
+			suffix := "{" + strings.Join(labels, ",") + "}"
+			switch {
+			case m.Counter != nil:
+				out[mf.GetName()+suffix] = m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				out[mf.GetName()+suffix] = m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				out[mf.GetName()+"_count"+suffix] = float64(m.GetHistogram().GetSampleCount())
+				out[mf.GetName()+"_sum"+suffix] = m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return out
+}
+
+func TestIngressMetricsStartAtZeroAndMove(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	before := series(t, reg)
+	for _, o := range []string{"accepted", "duplicate", "invalid_signature", "bad_request", "unavailable"} {
+		if v, ok := before["smsconv_webhooks_total{outcome="+o+"}"]; !ok || v != 0 {
+			t.Errorf("webhooks_total{outcome=%s} before any webhook = %v (present %v), want a zero series", o, v, ok)
+		}
+	}
+
+	m.ObserveWebhook(metrics.WebhookAccepted, 2*time.Millisecond)
+	m.ObserveWebhook(metrics.WebhookAccepted, 3*time.Millisecond)
+	m.ObserveWebhook(metrics.WebhookInvalidSignature, time.Millisecond)
+	m.ObservePublish(time.Millisecond, nil)
+	m.ObservePublish(time.Second, errors.New("nats: timeout"))
+	m.RedisError("list_conversations")
+
+	got := series(t, reg)
+	want := map[string]float64{
+		"smsconv_webhooks_total{outcome=accepted}":                    2,
+		"smsconv_webhooks_total{outcome=invalid_signature}":           1,
+		"smsconv_webhooks_total{outcome=unavailable}":                 0,
+		"smsconv_webhook_duration_seconds_count{outcome=accepted}":    2,
+		"smsconv_webhook_duration_seconds_sum{outcome=accepted}":      0.005,
+		"smsconv_publish_duration_seconds_count{result=ok}":           1,
+		"smsconv_publish_duration_seconds_count{result=error}":        1,
+		"smsconv_redis_errors_total{op=list_conversations}":           1,
+		"smsconv_webhook_duration_seconds_count{outcome=unavailable}": -1, // absent: never observed
+	}
+	for name, w := range want {
+		v, ok := got[name]
+		switch {
+		case w < 0 && ok:
+			t.Errorf("%s present (%v), want absent", name, v)
+		case w >= 0 && (!ok || v < w-1e-9 || v > w+1e-9):
+			t.Errorf("%s = %v (present %v), want %v", name, v, ok, w)
+		}
+	}
+}
+
+// exercised returns a registry with every ingress metric holding a series.
+func exercised() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	m.ObserveWebhook(metrics.WebhookAccepted, time.Millisecond)
+	m.ObservePublish(time.Millisecond, nil)
+	m.RedisError("get")
+	return reg
+}
+
+// TestMetricNamesFollowConventions runs Prometheus' own linter (units in names, _total on counters, help
+// text) over every metric once it has a sample.
+func TestMetricNamesFollowConventions(t *testing.T) {
+	problems, err := testutil.GatherAndLint(exercised())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", p.Metric, p.Text)
+	}
+}
+
+// TestREADMEDocumentsTheMetrics keeps the README's metrics table true for the ingress: names, labels and
+// which service exports them.
+func TestREADMEDocumentsTheMetrics(t *testing.T) {
+	obstest.CheckDocumented(t, "../../../..", "ingress", exercised())
+}

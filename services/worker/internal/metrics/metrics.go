@@ -1,0 +1,129 @@
+// Package metrics defines the worker's Prometheus metrics. Labels are low-cardinality by construction:
+// outcomes, causes and classes are the constants below, never a phone number or an id.
+package metrics
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/smsconv/smsconv/shared/obs"
+)
+
+// Processing outcomes, the values of the outcome label of smsconv_messages_processed_total.
+const (
+	OutcomeDone       = "done"
+	OutcomeRetry      = "retry"
+	OutcomeDeadLetter = "dead_letter"
+	// OutcomeDeferred is a message held back by the order check: an older one of its conversation is pending.
+	OutcomeDeferred = "deferred"
+)
+
+// NoAnswer is the code label of a Telnyx request that got no HTTP answer (timeout, connection refused).
+const NoAnswer = "error"
+
+// remoteBuckets are the latency buckets, in seconds: processing includes the Telnyx request, which can take
+// seconds.
+var remoteBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
+
+// Metrics are the worker's metrics.
+type Metrics struct {
+	processed     *prometheus.CounterVec
+	procLatency   *prometheus.HistogramVec
+	telnyxCalls   *prometheus.CounterVec
+	telnyxLatency *prometheus.HistogramVec
+	retries       *prometheus.CounterVec
+	deadLetters   *prometheus.CounterVec
+	optedOut      prometheus.Counter
+	pending       *prometheus.GaugeVec
+	redisErrors   *prometheus.CounterVec
+}
+
+// New creates the worker's metrics and registers them on reg (panicking on a double registration, as
+// prometheus.MustRegister does).
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: obs.Namespace, Name: "messages_processed_total",
+			Help: "Conversation messages handled by the worker, by outcome (done, retry, dead_letter, deferred).",
+		}, []string{"outcome"}),
+		procLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: obs.Namespace, Name: "message_processing_duration_seconds",
+			Help:    "Time to handle one message (Redis commit and Telnyx send), by outcome.",
+			Buckets: remoteBuckets,
+		}, []string{"outcome"}),
+		telnyxCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: obs.Namespace, Name: "telnyx_api_requests_total",
+			Help: "HTTP requests to the Telnyx Messaging API, by HTTP status code (\"error\" when no answer came back).",
+		}, []string{"code"}),
+		telnyxLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: obs.Namespace, Name: "telnyx_api_request_duration_seconds",
+			Help:    "Duration of HTTP requests to the Telnyx Messaging API, by status class (2xx, 4xx, 5xx, error).",
+			Buckets: remoteBuckets,
+		}, []string{"class"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: obs.Namespace, Name: "message_retries_total",
+			Help: "Messages handed back for a later attempt, by reason (redis, telnyx, conflict, order_check).",
+		}, []string{"reason"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: obs.Namespace, Name: "dead_letters_total",
+			Help: "Messages moved to the dead-letter stream, by class (permanent, exhausted, undecodable).",
+		}, []string{"class"}),
+		optedOut: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: obs.Namespace, Name: "opted_out_blocks_total",
+			Help: "Replies not delivered because the recipient opted out (Telnyx code 40300).",
+		}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: obs.Namespace, Name: "consumer_pending_messages",
+			Help: "Messages waiting in the stream for a consumer (JetStream num_pending), per consumer this worker runs.",
+		}, []string{"consumer"}),
+		redisErrors: obs.NewRedisErrors(),
+	}
+	reg.MustRegister(m.processed, m.procLatency, m.telnyxCalls, m.telnyxLatency, m.retries, m.deadLetters,
+		m.optedOut, m.pending, m.redisErrors)
+	// Known series start at zero so rate() and alerts see them before the first event.
+	for _, o := range []string{OutcomeDone, OutcomeRetry, OutcomeDeadLetter, OutcomeDeferred} {
+		m.processed.WithLabelValues(o)
+	}
+	return m
+}
+
+// ObserveProcessed counts one handled message with its outcome (one of the Outcome* constants) and duration.
+func (m *Metrics) ObserveProcessed(outcome string, d time.Duration) {
+	m.processed.WithLabelValues(outcome).Inc()
+	m.procLatency.WithLabelValues(outcome).Observe(d.Seconds())
+}
+
+// ObserveTelnyxRequest records one HTTP request to the Telnyx API; status is the HTTP status, 0 when the
+// request got no answer (timeout, connection refused).
+func (m *Metrics) ObserveTelnyxRequest(status int, d time.Duration) {
+	code, class := NoAnswer, NoAnswer
+	if status > 0 {
+		code, class = strconv.Itoa(status), strconv.Itoa(status/100)+"xx"
+	}
+	m.telnyxCalls.WithLabelValues(code).Inc()
+	m.telnyxLatency.WithLabelValues(class).Observe(d.Seconds())
+}
+
+// Retry counts a message handed back for another attempt. reason is a fixed cause name (the processor's
+// causes, or "order_check"), never an error message.
+func (m *Metrics) Retry(reason string) { m.retries.WithLabelValues(reason).Inc() }
+
+// DeadLetter counts a message dead-lettered, by its dead-letter class.
+func (m *Metrics) DeadLetter(class string) { m.deadLetters.WithLabelValues(class).Inc() }
+
+// OptedOutBlock counts a reply withheld because the user opted out.
+func (m *Metrics) OptedOutBlock() { m.optedOut.Inc() }
+
+// SetConsumerPending records the pending messages of a consumer (e.g. "conv-003") this worker runs.
+func (m *Metrics) SetConsumerPending(consumer string, pending uint64) {
+	m.pending.WithLabelValues(consumer).Set(float64(pending))
+}
+
+// DropConsumer removes a consumer's pending gauge when the worker stops running it, so two workers never
+// both report the same partition.
+func (m *Metrics) DropConsumer(consumer string) { m.pending.DeleteLabelValues(consumer) }
+
+// RedisError counts a failed Redis operation; op is a fixed name such as "load" or "commit".
+func (m *Metrics) RedisError(op string) { m.redisErrors.WithLabelValues(op).Inc() }
