@@ -19,6 +19,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/ingress/internal/api"
 	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/deadletter"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/natstest"
 	"github.com/smsconv/smsconv/shared/redistest"
@@ -225,6 +226,18 @@ func TestWebhookOtherEventsAndMediaOnly(t *testing.T) {
 	if resp := e.webhook(receipt, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "acknowledged" {
 		t.Fatalf("receipt: %d %v", resp.StatusCode, got)
 	}
+	// The receipt crosses the queue as our typed event, not as Telnyx's webhook.
+	es, err := e.js.Stream(context.Background(), events.StreamEvents)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := es.GetLastMsgForSubject(context.Background(), events.EventSubject(events.EventMessageFinalized))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := events.DecodeReceipt(raw.Data); err != nil || rc.TelnyxID != "tx-1" || rc.Status != "delivered" || rc.EventType != events.EventMessageFinalized {
+		t.Fatalf("queued receipt = %+v, %v; want telnyx_id tx-1, status delivered", rc, err)
+	}
 	unknown := []byte(`{"data":{"event_type":"number.ported","id":"evt-x","payload":{}},"meta":{"attempt":1}}`)
 	if resp := e.webhook(unknown, time.Now(), &got); resp.StatusCode != 200 || got["status"] != "acknowledged" {
 		t.Fatalf("unknown event: %d %v", resp.StatusCode, got)
@@ -420,12 +433,8 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	m := events.Message{Kind: events.KindInbound, ID: "msg-dl", OurNumber: ourNumber, UserNumber: userNumber, Text: "info", AcceptedAt: time.Now().UTC()}
-	dl := nats.NewMsg(events.DeadLetterSubject(m.Kind))
-	dl.Data = m.Encode()
-	dl.Header.Set(events.HeaderDLQReason, "telnyx rejected the message: 422")
-	dl.Header.Set(events.HeaderDLQClass, "permanent")
-	dl.Header.Set(events.HeaderDLQAttempts, "1")
-	if _, err := e.js.PublishMsg(ctx, dl); err != nil {
+	if err := deadletter.Publish(ctx, e.js, deadletter.Entry{Data: m.Encode(), Subject: "conv.0.x.y", StreamSeq: 7,
+		Attempts: 1, Class: deadletter.ClassPermanent, Reason: "telnyx rejected the message: 422"}); err != nil {
 		t.Fatal(err)
 	}
 	var list []struct {
@@ -447,7 +456,7 @@ func TestDeadLettersListAndReplay(t *testing.T) {
 		t.Fatalf("replay: %d %v", resp.StatusCode, got)
 	}
 	raw, back := e.lastConversationMsg()
-	if back.ID != "msg-dl" || raw.Header.Get(events.HeaderReplay) != "1" {
+	if back.ID != "msg-dl" || !deadletter.IsReplay(raw.Header) {
 		t.Fatalf("replayed message %+v header %v", back, raw.Header)
 	}
 	if resp := e.do("GET", "/dead-letters", nil, e.admin(), &list); resp.StatusCode != 200 || len(list) != 0 {

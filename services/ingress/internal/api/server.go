@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/smsconv/smsconv/services/ingress/internal/metrics"
 	"github.com/smsconv/smsconv/shared/obs"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
@@ -42,7 +43,7 @@ type Deps struct {
 	// Now is the clock (tests).
 	Now func() time.Time
 	// Metrics and Gatherer serve GET /metrics; a private registry is used when nil.
-	Metrics  *obs.IngressMetrics
+	Metrics  *metrics.Metrics
 	Gatherer prometheus.Gatherer
 }
 
@@ -62,7 +63,7 @@ func New(d Deps) *echo.Echo {
 	}
 	if d.Metrics == nil {
 		reg := prometheus.NewRegistry()
-		d.Metrics, d.Gatherer = obs.NewIngressMetrics(reg), reg
+		d.Metrics, d.Gatherer = metrics.New(reg), reg
 	}
 	s := &Server{d: d, token: sha256.Sum256([]byte(d.AdminToken))}
 	e := echo.New()

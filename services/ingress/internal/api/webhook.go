@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/smsconv/smsconv/services/ingress/internal/metrics"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/obs"
 	"github.com/smsconv/smsconv/shared/phone"
@@ -33,7 +35,7 @@ type webhookResponse struct {
 func (s *Server) webhook(c echo.Context) (err error) {
 	start := time.Now()
 	ctx, span := obs.Tracer().Start(c.Request().Context(), "webhook", trace.WithSpanKind(trace.SpanKindServer))
-	outcome := obs.WebhookAccepted
+	outcome := metrics.WebhookAccepted
 	defer func() {
 		if err != nil {
 			outcome = webhookOutcome(err)
@@ -70,15 +72,18 @@ func (s *Server) webhook(c echo.Context) (err error) {
 	span.SetAttributes(attribute.String("event_id", wh.EventID), attribute.String("event_type", wh.EventType))
 	log := obs.WithTrace(ctx, s.d.Log).With("component", "webhook", "event_id", wh.EventID, "event_type", wh.EventType, "attempt", wh.Attempt)
 
+	if events.IsReceipt(wh.EventType) {
+		return s.queueReceipt(c, log, wh, body, &outcome)
+	}
 	if wh.EventType != telnyx.EventMessageReceived {
-		// Delivery receipts and anything new are kept for their consumers, never dropped.
+		// Anything new is kept as Telnyx sent it, never dropped.
 		dup, err := s.publish(r.Context(), events.EventSubject(wh.EventType), wh.EventID, body)
 		if err != nil {
 			log.Warn("queue unavailable", "err", err)
 			return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
 		}
 		if dup {
-			outcome = obs.WebhookDuplicate
+			outcome = metrics.WebhookDuplicate
 		}
 		return c.JSON(http.StatusOK, webhookResponse{Status: statusFor(dup, "acknowledged"), EventID: wh.EventID})
 	}
@@ -103,26 +108,53 @@ func (s *Server) webhook(c echo.Context) (err error) {
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
 	}
 	if dup {
-		outcome = obs.WebhookDuplicate
+		outcome = metrics.WebhookDuplicate
 	}
 	span.SetAttributes(attribute.String("msg_id", m.ID))
 	log.Info("inbound message queued", "msg_id", m.ID, "user", phone.Mask(m.UserNumber), "duplicate", dup)
 	return c.JSON(http.StatusOK, webhookResponse{Status: statusFor(dup, "queued"), EventID: wh.EventID, MessageID: m.ID})
 }
 
+// queueReceipt publishes a delivery receipt as an events.Receipt for the workers. A signed receipt without
+// a message id or status is kept as sent in events.invalid and answered 422, like an unusable inbound.
+func (s *Server) queueReceipt(c echo.Context, log *slog.Logger, wh telnyx.Webhook, body []byte, outcome *string) error {
+	ctx := c.Request().Context()
+	dr, err := wh.DeliveryReceipt()
+	if err != nil {
+		if _, perr := s.publish(ctx, events.EventSubject("invalid"), wh.EventID, body); perr != nil {
+			return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
+		}
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
+	}
+	rc := events.Receipt{EventID: wh.EventID, EventType: wh.EventType, TelnyxID: dr.MessageID, Status: dr.Status,
+		OccurredAt: dr.OccurredAt}
+	if len(dr.Errors) > 0 {
+		rc.ErrorCode, rc.ErrorTitle = dr.Errors[0].Code, dr.Errors[0].Title
+	}
+	dup, err := s.publish(ctx, events.EventSubject(wh.EventType), wh.EventID, rc.Encode())
+	if err != nil {
+		log.Warn("queue unavailable", "err", err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
+	}
+	if dup {
+		*outcome = metrics.WebhookDuplicate
+	}
+	return c.JSON(http.StatusOK, webhookResponse{Status: statusFor(dup, "acknowledged"), EventID: wh.EventID})
+}
+
 // webhookOutcome classifies a failed webhook for the metrics.
 func webhookOutcome(err error) string {
 	var he *echo.HTTPError
 	if !errors.As(err, &he) {
-		return obs.WebhookBadRequest
+		return metrics.WebhookBadRequest
 	}
 	switch he.Code {
 	case http.StatusUnauthorized:
-		return obs.WebhookInvalidSignature
+		return metrics.WebhookInvalidSignature
 	case http.StatusServiceUnavailable:
-		return obs.WebhookUnavailable
+		return metrics.WebhookUnavailable
 	}
-	return obs.WebhookBadRequest
+	return metrics.WebhookBadRequest
 }
 
 func statusFor(dup bool, fresh string) string {

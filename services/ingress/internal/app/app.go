@@ -11,6 +11,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/ingress/internal/api"
 	"github.com/smsconv/smsconv/services/ingress/internal/config"
+	"github.com/smsconv/smsconv/services/ingress/internal/metrics"
 	"github.com/smsconv/smsconv/shared/connect"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/obs"
@@ -30,7 +31,6 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 
 	so := events.DefaultStreamOptions()
 	so.Partitions, so.MaxMsgs, so.MaxBytes = cfg.Partitions, cfg.StreamMaxMsgs, cfg.StreamMaxBytes
-	so.UpdateConsumers = false // the workers own the consumers' settings (AckWait); create them if missing
 
 	return svc.Run(ctx,
 		obs.Tracing("smsconv-ingress"),
@@ -53,7 +53,7 @@ func handler(cfg config.Config, conns *connect.Conns, log *slog.Logger) http.Han
 		AdminToken:     cfg.AdminToken,
 		WebhookMaxBody: cfg.WebhookMaxBody,
 		PublishTimeout: cfg.PublishTimeout,
-		Metrics:        obs.NewIngressMetrics(reg),
+		Metrics:        metrics.New(reg),
 		Gatherer:       reg,
 	})
 }
