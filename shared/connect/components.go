@@ -62,15 +62,28 @@ func (c *Conns) NATSComponent(q platform.Queue, name string) platform.Component 
 	}
 }
 
-// StreamsComponent creates or updates the JetStream streams and consumers (events.EnsureStreams) once NATS is up.
-// Both queue services set them up through here, so they treat a failure the same way: a partition count
-// that differs from the existing stream's refuses to start at once; anything else is retried, saying so.
+// StreamsComponent creates or updates the JetStream streams (events.EnsureStreams) once NATS is up: the
+// publisher's (the ingress's) half of the topology.
 func (c *Conns) StreamsComponent(o events.StreamOptions) platform.Component {
+	return c.topology("streams", "JetStream streams", events.EnsureStreams, o)
+}
+
+// ConsumersComponent waits for the streams, then creates or updates the consumers (events.EnsureConsumers):
+// the consumer's (the worker's) half of the topology.
+func (c *Conns) ConsumersComponent(o events.StreamOptions) platform.Component {
+	return c.topology("consumers", "JetStream streams (created by the ingress) and consumers", events.EnsureConsumers, o)
+}
+
+// topology runs one half of the topology set-up. Both queue services go through here, so they treat a
+// failure the same way: a partition count that differs from the existing stream's refuses to start at
+// once; anything else (NATS unreachable, streams not created yet) is retried, saying so.
+func (c *Conns) topology(name, what string, ensure func(context.Context, jetstream.JetStream, events.StreamOptions) error,
+	o events.StreamOptions) platform.Component {
 	return platform.Component{
-		Name: "streams",
+		Name: name,
 		Start: func(ctx context.Context) error {
-			return Retry(ctx, c.options(), "JetStream streams", func(ctx context.Context) error {
-				err := events.EnsureStreams(ctx, c.JS, o)
+			return Retry(ctx, c.options(), what, func(ctx context.Context) error {
+				err := ensure(ctx, c.JS, o)
 				if errors.Is(err, events.ErrPartitionMismatch) {
 					return Permanent(err)
 				}

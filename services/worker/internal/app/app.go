@@ -16,6 +16,7 @@ import (
 	"github.com/smsconv/smsconv/services/worker/internal/config"
 	"github.com/smsconv/smsconv/services/worker/internal/consumer"
 	"github.com/smsconv/smsconv/services/worker/internal/membership"
+	workermetrics "github.com/smsconv/smsconv/services/worker/internal/metrics"
 	"github.com/smsconv/smsconv/services/worker/internal/processor"
 	"github.com/smsconv/smsconv/services/worker/internal/receipts"
 	"github.com/smsconv/smsconv/shared/connect"
@@ -41,17 +42,16 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	log.Info("flow loaded", "component", "app", "flow", dialog.Name(), "flow_version", dialog.Version())
 	conns := connect.For(svc)
 	reg := obs.NewRegistry()
-	metrics := obs.NewWorkerMetrics(reg)
+	metrics := workermetrics.New(reg)
 
 	so := events.DefaultStreamOptions()
 	so.Partitions, so.AckWait = cfg.Partitions, cfg.AckWait
-	so.UpdateStreams = false // the ingress owns the streams' limits; create them if missing
 
 	return svc.Run(ctx,
 		obs.Tracing("smsconv-worker"),
 		conns.RedisComponent(cfg.Queue),
 		conns.NATSComponent(cfg.Queue, "worker-"+cfg.WorkerID),
-		conns.StreamsComponent(so),
+		conns.ConsumersComponent(so), // the ingress owns the streams; the worker waits for them, then owns its consumers
 		svc.HTTP(platform.HTTP{Name: "metrics", Addr: cfg.MetricsAddr, Server: opsServer(),
 			Handler: func() (http.Handler, error) { return opsHandler(reg), nil }}),
 		receiptsComponent(conns, cfg, log),
@@ -74,7 +74,7 @@ func receiptsComponent(conns *connect.Conns, cfg config.Config, log *slog.Logger
 
 // consumeComponent joins the membership group and consumes the partitions it assigns. Stop leaves the group
 // first, so the others take the partitions at once, then finishes in-flight work within the deadline.
-func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow, metrics *obs.WorkerMetrics,
+func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow, metrics *workermetrics.Metrics,
 	log *slog.Logger) platform.Component {
 	var (
 		runner         *consumer.Runner
@@ -98,7 +98,7 @@ func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow
 			}
 			var err error
 			runner, err = consumer.New(ctx, conns.JS, proc, consumer.Options{MaxInFlight: cfg.MaxInFlight,
-				MaxAttempts: cfg.MaxAttempts, AckWait: cfg.AckWait, Metrics: metrics}, log)
+				MaxAttempts: cfg.MaxAttempts, Metrics: metrics}, log)
 			if err != nil {
 				return err
 			}

@@ -2,6 +2,10 @@
 // this worker owns, runs each conversation's messages one at a time in stream order and different
 // conversations concurrently, and turns the processor's outcome into ack, retry or dead letter.
 //
+// The queue is the only retry loop: a message is handled once per delivery (at most one Telnyx request),
+// and a transient failure is handed back with NakWithDelay, with exponential backoff or Telnyx's
+// Retry-After, whichever is longer.
+//
 // Order does not rest on partition ownership alone: before a message is processed, the consumer asks the
 // stream for the oldest message still pending on the same conversation subject. The stream is a work
 // queue, so an acked message is gone; if an older one is still there (held by a worker that died, or being
@@ -14,44 +18,45 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/smsconv/smsconv/services/worker/internal/metrics"
 	"github.com/smsconv/smsconv/services/worker/internal/processor"
+	"github.com/smsconv/smsconv/shared/deadletter"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/obs"
 )
 
 // Handler processes one message; *processor.Processor implements it.
 type Handler interface {
-	Handle(ctx context.Context, m events.Message, replay bool) processor.Result
+	Handle(ctx context.Context, m events.Message, d processor.Delivery) processor.Result
 }
 
 // Options tune the consumer.
 type Options struct {
 	// MaxInFlight bounds the conversations processed at once.
 	MaxInFlight int
-	// MaxAttempts is how many sends of a message's reply may fail transiently (Telnyx 429/5xx, timeouts)
-	// before the message is dead-lettered. Redis outages and deferrals for order never count: a message
-	// waits for Redis as long as it takes.
+	// MaxAttempts is how many HTTP requests sending a message's reply may fail transiently (Telnyx
+	// 429/5xx, timeouts) before the message is dead-lettered. Redis outages and deferrals for order never
+	// count: a message waits for Redis as long as it takes.
 	MaxAttempts int
-	// RetryInPlace is how many attempts a delivery makes (with backoff, holding its conversation) before it
-	// is handed back to the stream with a delay.
-	RetryInPlace int
-	// AckWait must match the consumers' AckWait; in-flight messages are kept alive at a third of it.
-	AckWait time.Duration
-	// MaxBackoff caps retry delays.
+	// MaxBackoff caps retry delays (a longer Telnyx Retry-After is still honoured).
 	MaxBackoff time.Duration
 	// Metrics receives outcomes, retries, dead letters and consumer lag; a private registry when nil.
-	Metrics *obs.WorkerMetrics
+	Metrics *metrics.Metrics
+}
+
+// queued is a message with the AckWait of the consumer that delivered it, read from that consumer's info.
+type queued struct {
+	msg     jetstream.Msg
+	ackWait time.Duration
 }
 
 // Runner consumes the owned partitions.
@@ -66,12 +71,20 @@ type Runner struct {
 	cancel   context.CancelFunc
 	stopping atomic.Bool
 
+	// mu guards desired and active and is never held across a NATS call: reconciliation (slow when
+	// JetStream is) must not block Assign, and so the membership heartbeats that call it.
 	mu      sync.Mutex
 	desired map[int]bool
 	active  map[int]jetstream.ConsumeContext
 
+	// kick wakes the reconcile loop, the only goroutine that starts consumers; it ends with rctx.
+	kick          chan struct{}
+	rctx          context.Context
+	stopReconcile context.CancelFunc
+	reconciled    chan struct{}
+
 	dmu    sync.Mutex
-	queues map[string][]jetstream.Msg // per conversation subject; present while a goroutine runs it
+	queues map[string][]queued // per conversation subject; present while a goroutine runs it
 	sem    chan struct{}
 	wg     sync.WaitGroup
 }
@@ -85,22 +98,24 @@ func New(ctx context.Context, js jetstream.JetStream, h Handler, o Options, log 
 	if o.MaxInFlight < 1 {
 		o.MaxInFlight = 256
 	}
-	if o.RetryInPlace < 1 {
-		o.RetryInPlace = 3
-	}
 	if o.MaxBackoff <= 0 {
 		o.MaxBackoff = 30 * time.Second
 	}
 	if o.Metrics == nil {
-		o.Metrics = obs.NewWorkerMetrics(prometheus.NewRegistry())
+		o.Metrics = metrics.New(prometheus.NewRegistry())
 	}
 	work, cancel := context.WithCancel(context.Background())
-	return &Runner{js: js, stream: s, h: h, o: o, log: log.With("component", "consumer"), work: work, cancel: cancel,
+	rctx, stopReconcile := context.WithCancel(work)
+	r := &Runner{js: js, stream: s, h: h, o: o, log: log.With("component", "consumer"), work: work, cancel: cancel,
 		desired: map[int]bool{}, active: map[int]jetstream.ConsumeContext{},
-		queues: map[string][]jetstream.Msg{}, sem: make(chan struct{}, o.MaxInFlight)}, nil
+		kick: make(chan struct{}, 1), rctx: rctx, stopReconcile: stopReconcile, reconciled: make(chan struct{}),
+		queues: map[string][]queued{}, sem: make(chan struct{}, o.MaxInFlight)}
+	go r.reconcileLoop()
+	return r, nil
 }
 
-// Assign sets the partitions this worker should consume.
+// Assign sets the partitions this worker should consume. It returns at once: the consumers are started
+// and stopped by the reconcile loop.
 func (r *Runner) Assign(owned []int) {
 	r.mu.Lock()
 	r.desired = make(map[int]bool, len(owned))
@@ -108,7 +123,26 @@ func (r *Runner) Assign(owned []int) {
 		r.desired[p] = true
 	}
 	r.mu.Unlock()
-	r.reconcile()
+	r.wake()
+}
+
+func (r *Runner) wake() {
+	select {
+	case r.kick <- struct{}{}:
+	default: // a reconcile is due already; it will see the latest assignment
+	}
+}
+
+func (r *Runner) reconcileLoop() {
+	defer close(r.reconciled)
+	for {
+		select {
+		case <-r.rctx.Done():
+			return
+		case <-r.kick:
+			r.reconcile()
+		}
+	}
 }
 
 // Run retries consumer starts that failed (NATS down) and reports the pending messages of the owned
@@ -121,7 +155,7 @@ func (r *Runner) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.reconcile()
+			r.wake()
 			r.reportLag(ctx)
 		}
 	}
@@ -142,53 +176,80 @@ func (r *Runner) reportLag(ctx context.Context) {
 	}
 }
 
+// reconcile starts the consumers of desired partitions and drains those of released ones. The NATS calls
+// happen without r.mu; only the reconcile loop runs this, so two calls never start the same partition.
 func (r *Runner) reconcile() {
-	if r.stopping.Load() {
-		return
-	}
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	var release []jetstream.ConsumeContext
 	for p, cc := range r.active {
 		if !r.desired[p] {
-			cc.Drain() // buffered messages still reach the handler; new ones go to the new owner
+			release = append(release, cc)
 			delete(r.active, p)
 			r.o.Metrics.DropConsumer(events.PartitionConsumer(p))
 			r.log.Info("partition released", "partition", p)
 		}
 	}
+	var start []int
 	for p := range r.desired {
-		if _, ok := r.active[p]; ok {
-			continue
+		if _, ok := r.active[p]; !ok {
+			start = append(start, p)
 		}
-		ctx, cancel := context.WithTimeout(r.work, 5*time.Second)
-		c, err := r.js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(p))
-		cancel()
+	}
+	r.mu.Unlock()
+	for _, cc := range release {
+		cc.Drain() // buffered messages still reach the handler; new ones go to the new owner
+	}
+	for _, p := range start {
+		if r.rctx.Err() != nil {
+			return
+		}
+		cc, err := r.consume(p)
 		if err != nil {
 			r.log.Warn("partition consumer unavailable; will retry", "partition", p, "err", err)
 			continue
 		}
-		cc, err := c.Consume(r.enqueue,
-			jetstream.PullMaxMessages(500),
-			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-				if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-					r.log.Debug("consume", "partition", p, "err", err)
-				}
-			}))
-		if err != nil {
-			r.log.Warn("consume partition failed; will retry", "partition", p, "err", err)
+		r.mu.Lock()
+		keep := r.desired[p] && !r.stopping.Load()
+		if keep {
+			r.active[p] = cc
+		}
+		r.mu.Unlock()
+		if !keep {
+			cc.Drain() // released (or shutting down) while it was starting
 			continue
 		}
-		r.active[p] = cc
 		r.log.Info("partition consuming", "partition", p)
 	}
 }
 
-// enqueue appends msg to its conversation's queue and starts the conversation's goroutine if it has none.
-func (r *Runner) enqueue(msg jetstream.Msg) {
-	subj := msg.Subject()
+// consume starts consuming partition p, with the AckWait its consumer was created with.
+func (r *Runner) consume(p int) (jetstream.ConsumeContext, error) {
+	ctx, cancel := context.WithTimeout(r.rctx, 5*time.Second)
+	c, err := r.js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(p))
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	ackWait := c.CachedInfo().Config.AckWait
+	cc, err := c.Consume(func(msg jetstream.Msg) { r.enqueue(queued{msg: msg, ackWait: ackWait}) },
+		jetstream.PullMaxMessages(500),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				r.log.Debug("consume", "partition", p, "err", err)
+			}
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("consume: %w", err)
+	}
+	return cc, nil
+}
+
+// enqueue appends q to its conversation's queue and starts the conversation's goroutine if it has none.
+func (r *Runner) enqueue(item queued) {
+	subj := item.msg.Subject()
 	r.dmu.Lock()
 	q, running := r.queues[subj]
-	r.queues[subj] = append(q, msg)
+	r.queues[subj] = append(q, item)
 	if !running {
 		r.wg.Add(1)
 		go r.runConversation(subj)
@@ -208,20 +269,21 @@ func (r *Runner) runConversation(subj string) {
 			r.dmu.Unlock()
 			return
 		}
-		msg := q[0]
-		q[0] = nil
+		item := q[0]
+		q[0] = queued{}
 		r.queues[subj] = q[1:]
 		r.dmu.Unlock()
 		if r.stopping.Load() {
 			// Shutting down: hand queued work straight back so another worker takes it now.
-			_ = msg.Nak()
+			_ = item.msg.Nak()
 			continue
 		}
-		r.process(msg)
+		r.process(item.msg, item.ackWait)
 	}
 }
 
-func (r *Runner) process(msg jetstream.Msg) {
+// process handles one delivery of msg: the order check, one Handle, then ack, dead letter or a delayed Nak.
+func (r *Runner) process(msg jetstream.Msg, ackWait time.Duration) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		r.log.Error("message without JetStream metadata", "err", err)
@@ -234,7 +296,7 @@ func (r *Runner) process(msg jetstream.Msg) {
 		trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
 			attribute.Int("partition", part), attribute.Int64("stream_seq", int64(meta.Sequence.Stream)),
 			attribute.Int64("attempt", int64(meta.NumDelivered))))
-	outcome := obs.OutcomeDone
+	outcome := metrics.OutcomeDone
 	defer func() {
 		span.SetAttributes(attribute.String("outcome", outcome))
 		span.End()
@@ -243,8 +305,8 @@ func (r *Runner) process(msg jetstream.Msg) {
 	log := obs.WithTrace(ctx, r.log).With("partition", part, "stream_seq", meta.Sequence.Stream, "attempt", meta.NumDelivered)
 	m, err := events.Decode(msg.Data())
 	if err != nil {
-		outcome = obs.OutcomeDeadLetter
-		r.deadLetter(log, msg, meta, "undecodable", "undecodable message: "+err.Error())
+		outcome = metrics.OutcomeDeadLetter
+		r.deadLetter(log, msg, meta, deadletter.ClassUndecodable, "undecodable message: "+err.Error())
 		return
 	}
 	log = log.With("msg_id", m.ID, "event_id", m.EventID, "kind", m.Kind)
@@ -256,87 +318,67 @@ func (r *Runner) process(msg jetstream.Msg) {
 	switch {
 	case err == nil && head.Sequence < meta.Sequence.Stream:
 		log.Debug("an older message of this conversation is pending; deferring", "head_seq", head.Sequence)
-		outcome = "deferred"
+		outcome = metrics.OutcomeDeferred
 		// A short, constant delay: the older message may be done any moment, and an escalating delay
 		// would leave this conversation waiting long after it is.
 		_ = msg.NakWithDelay(deferDelay())
 		return
 	case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
 		log.Warn("order check failed; retrying later", "err", err)
-		outcome = obs.OutcomeRetry
+		outcome = metrics.OutcomeRetry
 		r.o.Metrics.Retry("order_check")
 		_ = msg.NakWithDelay(r.backoff(int(meta.NumDelivered), 500*time.Millisecond))
 		return
 	}
 
-	stop := r.keepAlive(msg)
+	stop := r.keepAlive(msg, ackWait)
 	defer stop()
-	replay := msg.Headers().Get(events.HeaderReplay) != ""
-	for attempt := 1; ; attempt++ {
-		res := r.h.Handle(ctx, m, replay)
-		switch res.Outcome {
-		case processor.Done:
-			actx, cancel := context.WithTimeout(r.work, 5*time.Second)
-			if err := msg.DoubleAck(actx); err != nil {
-				// The effect is stored; a redelivery finds it and only acks.
-				log.Warn("ack failed; the message will be redelivered and deduplicated", "err", err)
-			}
-			cancel()
-			return
-		case processor.DeadLetter:
-			outcome = obs.OutcomeDeadLetter
-			obs.RecordError(span, res.Err)
-			r.deadLetter(log, msg, meta, "permanent", res.Reason)
-			return
+	res := r.h.Handle(ctx, m, processor.Delivery{Replay: deadletter.IsReplay(msg.Headers()), Redelivered: meta.NumDelivered > 1})
+	switch res.Outcome {
+	case processor.Done:
+		actx, cancel := context.WithTimeout(r.work, 5*time.Second)
+		if err := msg.DoubleAck(actx); err != nil {
+			// The effect is stored; a redelivery finds it and only acks.
+			log.Warn("ack failed; the message will be redelivered and deduplicated", "err", err)
 		}
-		outcome = obs.OutcomeRetry
-		r.o.Metrics.Retry(res.Cause)
-		if res.Cause == processor.CauseRedis {
-			r.o.Metrics.RedisError("process")
-		}
-		if r.stopping.Load() || r.work.Err() != nil {
-			_ = msg.Nak()
-			return
-		}
-		if r.o.MaxAttempts > 0 && res.Cause == processor.CauseTelnyx && res.SendFailures >= r.o.MaxAttempts {
-			outcome = obs.OutcomeDeadLetter
-			obs.RecordError(span, res.Err)
-			r.deadLetter(log, msg, meta, "exhausted", fmt.Sprintf("retries exhausted after %d failed sends: %s", res.SendFailures, res.Reason))
-			return
-		}
-		if attempt < r.o.RetryInPlace {
-			log.Debug("transient failure; retrying in place", "reason", res.Reason, "err", res.Err)
-			select {
-			case <-time.After(r.backoff(attempt, 100*time.Millisecond)):
-			case <-r.work.Done():
-			}
-			continue
-		}
-		delay := r.backoff(max(res.SendFailures, 1), time.Second)
-		log.Warn("transient failure; will retry", "reason", res.Reason, "err", res.Err, "delay", delay)
-		_ = msg.NakWithDelay(delay)
+		cancel()
+		return
+	case processor.DeadLetter:
+		outcome = metrics.OutcomeDeadLetter
+		obs.RecordError(span, res.Err)
+		r.deadLetter(log, msg, meta, deadletter.ClassPermanent, res.Reason)
 		return
 	}
+	outcome = metrics.OutcomeRetry
+	r.o.Metrics.Retry(res.Cause)
+	if res.Cause == processor.CauseRedis {
+		r.o.Metrics.RedisError("process")
+	}
+	if r.o.MaxAttempts > 0 && res.Cause == processor.CauseTelnyx && res.SendFailures >= r.o.MaxAttempts {
+		outcome = metrics.OutcomeDeadLetter
+		obs.RecordError(span, res.Err)
+		r.deadLetter(log, msg, meta, deadletter.ClassExhausted, fmt.Sprintf("retries exhausted after %d failed sends: %s", res.SendFailures, res.Reason))
+		return
+	}
+	if r.stopping.Load() || r.work.Err() != nil {
+		_ = msg.Nak() // shutting down: let another worker retry it now
+		return
+	}
+	delay := max(r.backoff(max(res.SendFailures, 1), retryBase), res.RetryAfter)
+	log.Warn("transient failure; will retry", "reason", res.Reason, "err", res.Err, "delay", delay)
+	_ = msg.NakWithDelay(delay)
 }
+
+// retryBase is the first retry delay of a transient failure; it doubles with each failed send.
+const retryBase = 500 * time.Millisecond
 
 // deadLetter keeps msg in the dead-letter stream with the reason, then removes it from the work queue.
 func (r *Runner) deadLetter(log *slog.Logger, msg jetstream.Msg, meta *jetstream.MsgMetadata, class, reason string) {
-	kind := "unknown"
-	if m, err := events.Decode(msg.Data()); err == nil {
-		kind = m.Kind
-	}
-	dl := nats.NewMsg(events.DeadLetterSubject(kind))
-	dl.Data = msg.Data()
-	dl.Header.Set(events.HeaderDLQReason, reason)
-	dl.Header.Set(events.HeaderDLQClass, class)
-	dl.Header.Set(events.HeaderDLQSubject, msg.Subject())
-	dl.Header.Set(events.HeaderDLQSeq, strconv.FormatUint(meta.Sequence.Stream, 10))
-	dl.Header.Set(events.HeaderDLQAttempts, strconv.FormatUint(meta.NumDelivered, 10))
-	dl.Header.Set(events.HeaderDLQTime, time.Now().UTC().Format(time.RFC3339Nano))
 	ctx, cancel := context.WithTimeout(r.work, 5*time.Second)
 	defer cancel()
-	// The id makes a retried dead-lettering (crash between publish and term) a duplicate, not a second entry.
-	if _, err := r.js.PublishMsg(ctx, dl, jetstream.WithMsgID("dlq-"+strconv.FormatUint(meta.Sequence.Stream, 10))); err != nil {
+	err := deadletter.Publish(ctx, r.js, deadletter.Entry{Data: msg.Data(), Subject: msg.Subject(),
+		StreamSeq: meta.Sequence.Stream, Attempts: meta.NumDelivered, Class: class, Reason: reason})
+	if err != nil {
 		log.Warn("dead-letter publish failed; will retry", "err", err)
 		_ = msg.NakWithDelay(time.Second)
 		return
@@ -349,8 +391,8 @@ func (r *Runner) deadLetter(log *slog.Logger, msg jetstream.Msg, meta *jetstream
 }
 
 // keepAlive tells the server the message is still being worked on, so a slow send is not redelivered.
-func (r *Runner) keepAlive(msg jetstream.Msg) func() {
-	every := r.o.AckWait / 3
+func (r *Runner) keepAlive(msg jetstream.Msg, ackWait time.Duration) func() {
+	every := ackWait / 3
 	if every <= 0 {
 		every = 10 * time.Second
 	}
@@ -391,6 +433,8 @@ func (r *Runner) backoff(n int, base time.Duration) time.Duration {
 // cancels what is left (those messages are redelivered to other workers).
 func (r *Runner) Stop(ctx context.Context) error {
 	r.stopping.Store(true)
+	r.stopReconcile()
+	<-r.reconciled // no consumer starts after this
 	r.mu.Lock()
 	var closed []<-chan struct{}
 	for p, cc := range r.active {

@@ -16,6 +16,7 @@ import (
 	"github.com/smsconv/smsconv/services/worker/internal/consumer"
 	"github.com/smsconv/smsconv/services/worker/internal/processor"
 	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/deadletter"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/natstest"
 	"github.com/smsconv/smsconv/shared/redistest"
@@ -54,9 +55,11 @@ func newEnv(t *testing.T) *env {
 	if err := events.EnsureStreams(ctx, js, o); err != nil {
 		t.Fatal(err)
 	}
+	if err := events.EnsureConsumers(ctx, js, o); err != nil {
+		t.Fatal(err)
+	}
 	fake := telnyxtest.NewServer(t, fakeapi.Options{})
-	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "k", MaxAttempts: 1,
-		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Timeout: 2 * time.Second})
+	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "k", Timeout: 2 * time.Second})
 	proc := &processor.Processor{Store: store.New(rs.Client(), store.Options{Prefix: "t"}), Dialog: conversation.Seed,
 		Sender: client, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	return &env{t: t, js: js, fake: fake, proc: proc}
@@ -66,9 +69,6 @@ func newEnv(t *testing.T) *env {
 func (e *env) start(o consumer.Options) *consumer.Runner {
 	e.t.Helper()
 	ctx := context.Background()
-	if o.AckWait == 0 {
-		o.AckWait = 5 * time.Second
-	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 200 * time.Millisecond
 	}
@@ -108,19 +108,35 @@ func (e *env) waitReplies(n int) []fakeapi.SentMessage {
 	return got
 }
 
-func (e *env) dlq() []*jetstream.RawStreamMsg {
+func (e *env) dlq() []deadletter.Letter {
 	e.t.Helper()
-	s, err := e.js.Stream(context.Background(), events.StreamDeadLetters)
+	out, err := deadletter.List(context.Background(), e.js, 0, 100)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	var out []*jetstream.RawStreamMsg
-	for seq := uint64(1); ; seq++ {
-		m, err := s.GetMsg(context.Background(), seq)
+	return out
+}
+
+// waitIdle waits until every partition consumer has nothing pending and nothing unacknowledged: the system
+// is done with all it was given, so what it sent is all it will send.
+func (e *env) waitIdle() {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for p := 0; p < partitions; {
+		c, err := e.js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(p))
 		if err != nil {
-			return out
+			e.t.Fatal(err)
 		}
-		out = append(out, m)
+		info, err := c.Info(ctx)
+		if err != nil {
+			e.t.Fatalf("consumers never idle: %v", err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 {
+			p++
+			continue
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -172,7 +188,7 @@ func TestFailingMessageHoldsBackItsConversationOnly(t *testing.T) {
 	a, b := "+12125550001", "+12125550002"
 	e.publish(a, "a0", "m00")
 	e.publish(a, "a1", "m01")
-	e.start(consumer.Options{RetryInPlace: 1, MaxAttempts: 10})
+	e.start(consumer.Options{MaxAttempts: 10})
 	e.publish(b, "b0", "m00")
 	sent := e.waitReplies(3)
 	checkOrder(t, sent, []string{a}, 2)
@@ -198,7 +214,7 @@ func TestTwoConsumersOnTheSamePartitionsKeepOrderAndExactlyOnce(t *testing.T) {
 	}
 	wg.Wait()
 	sent := e.waitReplies(len(us) * per)
-	time.Sleep(300 * time.Millisecond) // a duplicate would arrive now
+	e.waitIdle()
 	if n := len(e.fake.Messages()); n != len(us)*per {
 		t.Fatalf("%d replies, want %d", n, len(us)*per)
 	}
@@ -217,11 +233,11 @@ func TestPermanentFailureIsDeadLetteredAndConversationMovesOn(t *testing.T) {
 		t.Fatalf("after the dead letter the next reply is %q", sent[0].Text)
 	}
 	dl := e.dlq()
-	if len(dl) != 1 || dl[0].Header.Get(events.HeaderDLQClass) != "permanent" || !strings.Contains(dl[0].Header.Get(events.HeaderDLQReason), "telnyx rejected") {
-		t.Fatalf("dead letters: %d %v", len(dl), dl)
+	if len(dl) != 1 || dl[0].Class != deadletter.ClassPermanent || !strings.Contains(dl[0].Reason, "telnyx rejected") {
+		t.Fatalf("dead letters: %d %+v", len(dl), dl)
 	}
-	if m, err := events.Decode(dl[0].Data); err != nil || m.ID != "x0" {
-		t.Fatalf("dead letter does not hold the original message: %v %v", m, err)
+	if m := dl[0].Message; m == nil || m.ID != "x0" {
+		t.Fatalf("dead letter does not hold the original message: %+v", dl[0])
 	}
 }
 
@@ -229,14 +245,19 @@ func TestRetriesExhaustedGoToDeadLetters(t *testing.T) {
 	e := newEnv(t)
 	e.fake.SetFailureRate(1, 500, "10007")
 	e.publish("+12125550001", "y0", "m00")
-	e.start(consumer.Options{RetryInPlace: 1, MaxAttempts: 2})
+	e.start(consumer.Options{MaxAttempts: 2})
 	deadline := time.Now().Add(20 * time.Second)
 	for len(e.dlq()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	dl := e.dlq()
-	if len(dl) != 1 || dl[0].Header.Get(events.HeaderDLQClass) != "exhausted" || !strings.Contains(dl[0].Header.Get(events.HeaderDLQReason), "after 2 failed sends") {
+	if len(dl) != 1 || dl[0].Class != deadletter.ClassExhausted || !strings.Contains(dl[0].Reason, "after 2 failed sends") {
 		t.Fatalf("dead letters: %+v", dl)
+	}
+	// WORKER_MAX_ATTEMPTS counts HTTP requests: two failed sends are two requests, not two handlings of
+	// three client retries each.
+	if n := e.fake.Requests(); n != 2 {
+		t.Fatalf("%d requests to Telnyx for MaxAttempts 2, want 2", n)
 	}
 }
 
@@ -250,7 +271,7 @@ func TestUndecodableMessageIsDeadLettered(t *testing.T) {
 	for len(e.dlq()) == 0 && time.Now().Before(deadline) {
 		time.Sleep(50 * time.Millisecond)
 	}
-	if dl := e.dlq(); len(dl) != 1 || !strings.Contains(dl[0].Header.Get(events.HeaderDLQReason), "undecodable") {
+	if dl := e.dlq(); len(dl) != 1 || dl[0].Class != deadletter.ClassUndecodable || !strings.Contains(dl[0].Reason, "undecodable") {
 		t.Fatalf("dead letters: %+v", dl)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/smsconv/smsconv/services/worker/internal/consumer"
+	"github.com/smsconv/smsconv/services/worker/internal/metrics"
 	"github.com/smsconv/smsconv/services/worker/internal/processor"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/obs"
@@ -28,7 +29,7 @@ func TestMetricsAndTraceAcrossTheQueue(t *testing.T) {
 
 	e := newEnv(t)
 	reg := obs.NewRegistry()
-	m := obs.NewWorkerMetrics(reg)
+	m := metrics.New(reg)
 	e.proc.Sender = processor.Instrument(e.proc.Sender, m)
 	e.start(consumer.Options{Metrics: m})
 
@@ -86,4 +87,66 @@ func TestMetricsAndTraceAcrossTheQueue(t *testing.T) {
 	if t.Failed() {
 		t.Logf("metrics:\n%s", body)
 	}
+}
+
+// TestEveryTelnyxRequestIsCounted: two 500s then a 200 are three HTTP requests, each counted and traced
+// with its own status: the queue's redelivery is the only retry loop, and it is visible.
+func TestEveryTelnyxRequestIsCounted(t *testing.T) {
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	prev := otel.GetTracerProvider()
+	otel.SetTracerProvider(tp)
+	t.Cleanup(func() { otel.SetTracerProvider(prev) })
+
+	e := newEnv(t)
+	e.fake.FailNext(2, 500, "10007")
+	reg := obs.NewRegistry()
+	m := metrics.New(reg)
+	e.proc.Sender = processor.Instrument(e.proc.Sender, m)
+	e.start(consumer.Options{Metrics: m, MaxAttempts: 10})
+	e.publish("+12125550001", "flaky", "hello")
+	e.waitReplies(1)
+	e.waitIdle()
+
+	got := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		for _, mm := range mf.GetMetric() {
+			for _, l := range mm.GetLabel() {
+				switch mf.GetName() {
+				case "smsconv_telnyx_api_requests_total":
+					got["requests "+l.GetValue()] = mm.GetCounter().GetValue()
+				case "smsconv_telnyx_api_request_duration_seconds":
+					got["histogram "+l.GetValue()] = float64(mm.GetHistogram().GetSampleCount())
+				}
+			}
+		}
+	}
+	want := map[string]float64{"requests 500": 2, "requests 200": 1, "histogram 5xx": 2, "histogram 2xx": 1}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s = %v, want %v (all: %v)", k, got[k], w, got)
+		}
+	}
+	if n := e.fake.Requests(); n != 3 {
+		t.Errorf("fake Telnyx saw %d requests, want 3", n)
+	}
+	var spans []int64
+	for _, s := range rec.Ended() {
+		if s.Name() != "telnyx.send" {
+			continue
+		}
+		for _, a := range s.Attributes() {
+			if a.Key == "http.status_code" {
+				spans = append(spans, a.Value.AsInt64())
+			}
+		}
+	}
+	if len(spans) != 3 {
+		t.Errorf("telnyx.send spans with a status: %v, want one per request (500, 500, 200)", spans)
+	}
+	t.Logf("Telnyx requests seen by the metrics under 500, 500, 200: %v", got)
 }

@@ -5,7 +5,13 @@
 //
 // Membership only spreads the work: correctness does not depend on two workers never holding the same
 // partition for a moment (the consumer checks that a message is the oldest of its conversation before
-// processing it, and Redis deduplicates effects).
+// processing it, and Redis deduplicates effects). It exists so that replicas started with
+// `docker compose up --scale worker=N` find each other with no configuration: each replica needs no
+// identity or member list given to it.
+//
+// Heartbeats never wait for the assignment to be applied: onChange runs on its own goroutine and only
+// ever sees the latest assignment, so a slow JetStream API (consumers starting) cannot make a live
+// worker look dead to its peers.
 package membership
 
 import (
@@ -82,7 +88,9 @@ func New(nc *nats.Conn, self string, partitions int, interval time.Duration, log
 
 // Run announces this worker and calls onChange with the partitions it owns whenever that set changes. It
 // waits two intervals before the first call, so a starting worker learns its peers before claiming
-// anything. On return (ctx done) it announces its departure so the others take over at once.
+// anything. onChange runs on a goroutine of its own, one call at a time, with the latest assignment (an
+// assignment superseded while a call runs is skipped). On return (ctx done) it announces its departure so
+// the others take over at once, after the last onChange call has returned.
 func (g *Group) Run(ctx context.Context, onChange func(owned []int)) error {
 	sub, err := g.nc.Subscribe(Subject, func(m *nats.Msg) {
 		verb, id, ok := strings.Cut(string(m.Data), " ")
@@ -102,6 +110,23 @@ func (g *Group) Run(ctx context.Context, onChange func(owned []int)) error {
 		return err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+
+	latest := make(chan []int, 1)
+	applied := make(chan struct{})
+	go func() {
+		defer close(applied)
+		for owned := range latest {
+			onChange(owned)
+		}
+	}()
+	defer func() { close(latest); <-applied }()
+	assign := func(owned []int) {
+		select {
+		case <-latest: // superseded before it was applied
+		default:
+		}
+		latest <- owned
+	}
 
 	announce := func() { _ = g.nc.Publish(Subject, []byte("hb "+g.self)) }
 	announce()
@@ -128,7 +153,7 @@ func (g *Group) Run(ctx context.Context, onChange func(owned []int)) error {
 			current = owned
 			g.log.Info("partitions assigned", "component", "membership", "worker", g.self,
 				"members", len(g.Members()), "owned", len(owned), "partitions", owned)
-			onChange(owned)
+			assign(owned)
 		}
 	}
 }

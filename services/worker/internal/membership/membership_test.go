@@ -112,3 +112,61 @@ func TestGroupsAgreeAndRebalance(t *testing.T) {
 	c.cancel() // departs with "bye": the others take its partitions
 	waitFor(a, b)
 }
+
+// TestHeartbeatsNeverWaitForOnChange: however long applying an assignment takes (consumers starting against
+// a slow JetStream API), the worker keeps announcing itself, so its peers never think it dead.
+func TestHeartbeatsNeverWaitForOnChange(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, err := nats.Connect(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	watch, err := nats.Connect(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer watch.Close()
+	beats := make(chan *nats.Msg, 64)
+	sub, err := watch.ChanSubscribe(Subject, beats)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := watch.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	inOnChange, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	g := New(nc, "w1", 16, 20*time.Millisecond, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() {
+		done <- g.Run(ctx, func([]int) {
+			once.Do(func() { close(inOnChange) })
+			<-release // stuck, as a reconcile against an unresponsive JetStream would be
+		})
+	}()
+	deadline := time.After(20 * time.Second)
+	select {
+	case <-inOnChange:
+	case <-deadline:
+		t.Fatal("onChange was never called")
+	}
+	for n := 0; n < 5; {
+		select {
+		case m := <-beats:
+			if string(m.Data) == "hb w1" {
+				n++
+			}
+		case <-deadline:
+			t.Fatalf("%d heartbeats while onChange was blocked, want 5: heartbeats wait for the assignment", n)
+		}
+	}
+	close(release)
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

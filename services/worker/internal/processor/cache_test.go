@@ -12,6 +12,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/worker/internal/processor"
 	"github.com/smsconv/smsconv/shared/conversation"
+	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/store"
 )
 
@@ -67,7 +68,7 @@ func TestStaleCacheIsCaughtByTheVersionCheck(t *testing.T) {
 	procs := []*processor.Processor{e.p, other, e.p, e.p, other, e.p}
 	for i, p := range procs {
 		m := inbound("m"+string(rune('a'+i)), "help", i)
-		if r := p.Handle(context.Background(), m, false); r.Outcome != processor.Done {
+		if r := p.Handle(context.Background(), m, processor.Delivery{}); r.Outcome != processor.Done {
 			t.Fatalf("message %d: %v %v", i, r.Outcome, r.Err)
 		}
 	}
@@ -79,11 +80,57 @@ func TestStaleCacheIsCaughtByTheVersionCheck(t *testing.T) {
 	if err := e.store.SetOptedOut(context.Background(), store.Key{Our: our, User: user}, true); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.p.Handle(context.Background(), inbound("mz", "info", 9), false); r.Outcome != processor.Done {
+	if r := e.p.Handle(context.Background(), inbound("mz", "info", 9), processor.Delivery{}); r.Outcome != processor.Done {
 		t.Fatal(r.Err)
 	}
 	c, _ = e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
 	if !c.OptedOut {
 		t.Fatal("a cached conversation wrote its old opt-out state back")
+	}
+}
+
+// TestRetryAfterCommitGoesStraightToTheSend: a message whose commit succeeded but whose send failed comes
+// back as a redelivery; it reads what is stored (conversation, message and pending reply in one round
+// trip), sends, and records the send: two round trips, no dialog, no second commit.
+func TestRetryAfterCommitGoesStraightToTheSend(t *testing.T) {
+	tests := []struct {
+		name  string
+		retry func(e *env, m events.Message) processor.Result
+		want  int64
+	}{
+		{"redelivered by the queue", func(e *env, m events.Message) processor.Result { return e.redeliver(t, m) }, 2},
+		// Handed over as new (the queue did not say) with the conversation cached: the commit answers
+		// "dup" and the reload brings the reply with it.
+		{"delivered as new, cached", func(e *env, m events.Message) processor.Result { return e.handle(t, m, false) }, 3},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr})
+			t.Cleanup(func() { _ = rdb.Close() })
+			hook := &roundTrips{}
+			rdb.AddHook(hook)
+			e.p.Store = store.New(rdb, store.Options{Prefix: "rt"})
+			e.fake.FailNext(1, 500, "10007")
+			m := inbound("m1", "hello", 0)
+			if r := e.handle(t, m, false); r.Outcome != processor.Retry || r.SendFailures != 1 {
+				t.Fatalf("first delivery with Telnyx failing: %v (%d failures), want retry", r.Outcome, r.SendFailures)
+			}
+			before := hook.n.Load()
+			if r := tc.retry(e, m); r.Outcome != processor.Done {
+				t.Fatalf("retry: %v %v", r.Outcome, r.Err)
+			}
+			if got := hook.n.Load() - before; got != tc.want {
+				t.Errorf("retry after a successful commit: %d Redis round trips, want %d", got, tc.want)
+			}
+			t.Logf("%s: %d Redis round trips", tc.name, hook.n.Load()-before)
+			c, err := e.p.Store.Conversation(context.Background(), store.Key{Our: our, User: user})
+			if err != nil || c.MessageCount != 1 {
+				t.Fatalf("conversation %+v %v: the retry must not run the dialog again", c, err)
+			}
+			if got := e.texts(); len(got) != 1 || got[0] != conversation.ReplyGreeting {
+				t.Fatalf("replies %q, want the greeting once", got)
+			}
+		})
 	}
 }

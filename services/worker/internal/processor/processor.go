@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/smsconv/smsconv/services/worker/internal/metrics"
 	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/obs"
@@ -46,8 +47,22 @@ type Result struct {
 	// Cause is a fixed, low-cardinality name for the reason, for metrics: redis, telnyx or conflict.
 	Cause string
 	Err   error
-	// SendFailures counts the transient send failures of this message's reply so far (Cause telnyx).
+	// SendFailures counts the transient send failures of this message's reply so far (Cause telnyx): one
+	// per HTTP request to Telnyx, since every Handle makes at most one.
 	SendFailures int
+	// RetryAfter is Telnyx's Retry-After when it asked us to slow down: retry no sooner.
+	RetryAfter time.Duration
+}
+
+// Delivery says how a message came to Handle.
+type Delivery struct {
+	// Replay is true for a message replayed from the dead letters: a reply that failed permanently is
+	// sent again.
+	Replay bool
+	// Redelivered is true when the queue delivered the message before (a retry, a crashed worker's
+	// message, an order deferral): it may well be committed already, so Handle reads what is stored
+	// before running the dialog.
+	Redelivered bool
 }
 
 // Causes of retries and dead letters.
@@ -66,7 +81,7 @@ type Processor struct {
 	MessagingProfileID string
 	Log                *slog.Logger
 	// Metrics, when set, counts opted-out blocks.
-	Metrics *obs.WorkerMetrics
+	Metrics *metrics.Metrics
 	// Cache, when set, keeps conversations this worker committed, so the next message of a conversation
 	// skips the load: one Redis round trip for the commit, one for the send's outcome. A stale entry (the
 	// conversation changed elsewhere) is caught by the commit's version check and reloaded.
@@ -104,16 +119,20 @@ func keyword(text string) string { return strings.Join(strings.Fields(strings.To
 
 const maxConflicts = 8
 
-// Handle processes m. replay is true for a message replayed from the dead-letter stream: a reply that
-// failed permanently is sent again.
-func (p *Processor) Handle(ctx context.Context, m events.Message, replay bool) Result {
+// Handle processes m, making at most one request to Telnyx. A message committed before (a retry after the
+// commit) goes straight to the send: one Redis read, the send, one Redis write.
+func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Result {
 	key := store.Key{Our: m.OurNumber, User: m.UserNumber}
 	log := obs.WithTrace(ctx, p.Log).With("msg_id", m.ID, "event_id", m.EventID, "kind", m.Kind, "user", phone.Mask(m.UserNumber))
+	replyID := ""
+	if m.Kind == events.KindInbound {
+		replyID = ReplyID(m.ID)
+	}
 	for attempt := range maxConflicts {
 		l, cached := p.Cache.get(key)
-		if !cached || attempt > 0 || m.Kind != events.KindInbound {
+		if !cached || attempt > 0 || d.Redelivered || m.Kind != events.KindInbound {
 			var err error
-			if l, err = p.Store.Load(ctx, key, m.ID); err != nil {
+			if l, err = p.Store.Load(ctx, key, m.ID, replyID); err != nil {
 				return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
 			}
 		}
@@ -123,7 +142,7 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, replay bool) R
 			if m.Kind == events.KindSend {
 				target = l.Message
 			}
-			return p.deliver(ctx, log, key, l.Conversation, target, replay)
+			return p.deliver(ctx, log, key, l.Conversation, target, d.Replay)
 		}
 		commit, target := p.plan(m, l)
 		cr, err := p.Store.Apply(ctx, commit)
@@ -137,12 +156,15 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, replay bool) R
 			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
 		}
 		if cr.Duplicate {
-			// Committed before (a redelivery met a cached state): load it to see what is left to do.
+			// Committed before, yet delivered as new and met with a cached state: load what is left to do.
 			p.Cache.remove(key)
 			continue
 		}
+		if cr.Limited && target != nil {
+			target.Status, target.ErrorTitle = store.StatusSkipped, store.RateLimitedTitle
+		}
 		p.Cache.put(key, commit.Conversation, cr.Version)
-		return p.deliver(ctx, log, key, commit.Conversation, target, replay)
+		return p.deliver(ctx, log, key, commit.Conversation, target, d.Replay)
 	}
 	return Result{Outcome: Retry, Reason: "conversation kept changing", Cause: CauseConflict, Err: store.ErrConflict}
 }
@@ -271,7 +293,12 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		if cerr != nil {
 			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: cerr}
 		}
-		return Result{Outcome: Retry, Reason: "telnyx: " + shortErr(err), Cause: CauseTelnyx, Err: err, SendFailures: n}
+		var retryAfter time.Duration
+		if te, ok := errors.AsType[*telnyx.Error](err); ok {
+			retryAfter = te.RetryAfter
+		}
+		return Result{Outcome: Retry, Reason: "telnyx: " + shortErr(err), Cause: CauseTelnyx, Err: err, SendFailures: n,
+			RetryAfter: retryAfter}
 	default:
 		if uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusFailed, ErrorCode: code, ErrorTitle: title}); uerr != nil {
 			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: uerr}

@@ -37,8 +37,7 @@ func newEnv(t *testing.T) *env {
 	rs := redistest.Start(t)
 	fake := telnyxtest.NewServer(t, fakeapi.Options{APIKey: "key"})
 	st := store.New(rs.Client(), store.Options{Prefix: "t"})
-	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "key", MaxAttempts: 1,
-		MinBackoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond, Timeout: 2 * time.Second})
+	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "key", Timeout: 2 * time.Second})
 	p := &processor.Processor{Store: st, Dialog: conversation.Seed, Sender: client,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Cache: processor.NewCache(100)}
 	return &env{p: p, fake: fake, store: st, redis: rs}
@@ -54,7 +53,15 @@ func (e *env) handle(t *testing.T, m events.Message, replay bool) processor.Resu
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return e.p.Handle(ctx, m, replay)
+	return e.p.Handle(ctx, m, processor.Delivery{Replay: replay})
+}
+
+// redeliver handles m as the queue's redelivery of it.
+func (e *env) redeliver(t *testing.T, m events.Message) processor.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return e.p.Handle(ctx, m, processor.Delivery{Redelivered: true})
 }
 
 func (e *env) texts() []string {

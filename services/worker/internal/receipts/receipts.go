@@ -1,5 +1,5 @@
-// Package receipts applies Telnyx delivery receipts (message.sent, message.finalized) to the stored status
-// of our outbound messages. Receipts may arrive twice, out of order, or before the worker has stored the
+// Package receipts applies delivery receipts (events.Receipt, built by the ingress from Telnyx's
+// message.sent and message.finalized webhooks) to the stored status of our outbound messages. Receipts may arrive twice, out of order, or before the worker has stored the
 // Telnyx id of the message they are about; none of that moves a status backwards or loses a receipt.
 package receipts
 
@@ -70,29 +70,20 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		return
 	}
 	log := c.Log.With("component", "receipts", "stream_seq", meta.Sequence.Stream)
-	wh, err := telnyx.ParseWebhook(msg.Data())
+	r, err := events.DecodeReceipt(msg.Data())
 	if err != nil {
 		log.Warn("unreadable receipt dropped", "err", err)
 		_ = msg.Term()
 		return
 	}
-	r, err := wh.DeliveryReceipt()
-	if err != nil {
-		log.Warn("unreadable receipt dropped", "event_id", wh.EventID, "err", err)
-		_ = msg.Term()
-		return
-	}
-	log = log.With("event_id", wh.EventID, "telnyx_id", r.MessageID, "telnyx_status", r.Status)
+	log = log.With("event_id", r.EventID, "telnyx_id", r.TelnyxID, "telnyx_status", r.Status)
 	status, ok := MapStatus(r.Status)
 	if !ok {
 		log.Warn("receipt with unknown status dropped")
 		_ = msg.Term()
 		return
 	}
-	rec := store.Receipt{TelnyxID: r.MessageID, Status: status, At: r.OccurredAt}
-	if len(r.Errors) > 0 {
-		rec.ErrorCode, rec.ErrorTitle = r.Errors[0].Code, r.Errors[0].Title
-	}
+	rec := store.Receipt{TelnyxID: r.TelnyxID, Status: status, ErrorCode: r.ErrorCode, ErrorTitle: r.ErrorTitle, At: r.OccurredAt}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	outcome, id, err := c.Store.ApplyReceipt(ctx, rec)

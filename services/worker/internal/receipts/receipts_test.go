@@ -16,7 +16,6 @@ import (
 	"github.com/smsconv/smsconv/shared/natstest"
 	"github.com/smsconv/smsconv/shared/redistest"
 	"github.com/smsconv/smsconv/shared/store"
-	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 func TestMapStatus(t *testing.T) {
@@ -48,6 +47,9 @@ func TestReceiptsOutOfOrderDuplicateAndEarly(t *testing.T) {
 	if err := events.EnsureStreams(ctx, js, o); err != nil {
 		t.Fatal(err)
 	}
+	if err := events.EnsureConsumers(ctx, js, o); err != nil {
+		t.Fatal(err)
+	}
 	st := store.New(rs.Client(), store.Options{Prefix: "t"})
 	k := store.Key{Our: "+12125550100", User: "+13125550123"}
 	t0 := time.Now().UTC()
@@ -64,12 +66,11 @@ func TestReceiptsOutOfOrderDuplicateAndEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish := func(typ, telnyxID, status string) {
-		r := fakeapi.Receipt{EventType: typ, MessageID: telnyxID, From: k.Our, To: k.User, Status: status}
+		r := events.Receipt{EventType: typ, TelnyxID: telnyxID, Status: status, OccurredAt: time.Now().UTC()}
 		if status == "delivery_failed" {
 			r.ErrorCode, r.ErrorTitle = "40008", "Undeliverable"
 		}
-		body := fakeapi.ReceiptWebhook(r)
-		if _, err := js.Publish(ctx, events.EventSubject(typ), body); err != nil {
+		if _, err := js.Publish(ctx, events.EventSubject(typ), r.Encode()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -111,7 +112,21 @@ func TestReceiptsOutOfOrderDuplicateAndEarly(t *testing.T) {
 	if m := waitStatus("r2", "failed"); m.ErrorCode != "40008" || m.ErrorTitle != "Undeliverable" {
 		t.Fatalf("failed receipt lost its error: %+v", m)
 	}
-	time.Sleep(200 * time.Millisecond)
+	// Every receipt handled (none pending or unacknowledged), so the late "sent" has been applied or refused.
+	rc, err := js.Consumer(ctx, events.StreamEvents, events.ReceiptsConsumer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		info, err := rc.Info(ctx)
+		if err != nil {
+			t.Fatalf("receipts consumer never idle: %v", err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	if m, _ := st.GetMessage(ctx, "r1"); m.Status != "delivered" {
 		t.Fatalf("a late sent receipt moved r1 back to %q", m.Status)
 	}
