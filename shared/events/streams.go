@@ -126,33 +126,36 @@ func partitionTransform(n int) string {
 func consumers(o StreamOptions) map[string][]jetstream.ConsumerConfig {
 	work := make([]jetstream.ConsumerConfig, o.Partitions)
 	for p := range o.Partitions {
-		work[p] = jetstream.ConsumerConfig{
-			Durable:       PartitionConsumer(p),
-			Description:   "conversation partition " + strconv.Itoa(p),
-			FilterSubject: PartitionFilter(p),
-			AckPolicy:     jetstream.AckExplicitPolicy,
-			AckWait:       o.AckWait,
-			// The worker counts failed sends itself and dead-letters past its limit; the server never drops.
-			MaxDeliver:    -1,
-			MaxAckPending: 10_000,
-			DeliverPolicy: jetstream.DeliverAllPolicy,
-			Replicas:      o.Replicas,
-		}
+		work[p] = workerConsumer(o, PartitionConsumer(p), "conversation partition "+strconv.Itoa(p), PartitionFilter(p))
 	}
 	return map[string][]jetstream.ConsumerConfig{
 		StreamConversations: work,
-		StreamEvents: {{
-			Durable:        ReceiptsConsumer,
-			Description:    "delivery receipts (message.sent, message.finalized) for the workers",
-			FilterSubjects: ReceiptSubjects(),
-			AckPolicy:      jetstream.AckExplicitPolicy,
-			AckWait:        o.AckWait,
-			MaxDeliver:     -1,
-			MaxAckPending:  10_000,
-			DeliverPolicy:  jetstream.DeliverAllPolicy,
-			Replicas:       o.Replicas,
-		}},
+		StreamEvents: {workerConsumer(o, ReceiptsConsumer,
+			"delivery receipts (message.sent, message.finalized) for the workers", ReceiptSubjects()...)},
 	}
+}
+
+// workerConsumer is a durable pull consumer with explicit acks and the worker's AckWait. MaxDeliver is
+// unlimited: the worker counts failed sends itself and dead-letters past its limit; the server never drops.
+func workerConsumer(o StreamOptions, durable, description string, filters ...string) jetstream.ConsumerConfig {
+	c := jetstream.ConsumerConfig{
+		Durable:       durable,
+		Description:   description,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       o.AckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 10_000,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Replicas:      o.Replicas,
+	}
+	// One filter stays in FilterSubject, as existing consumers were created: an update then changes
+	// nothing but what it means to.
+	if len(filters) == 1 {
+		c.FilterSubject = filters[0]
+	} else {
+		c.FilterSubjects = filters
+	}
+	return c
 }
 
 func validate(o StreamOptions) error {

@@ -15,16 +15,7 @@ import (
 
 func setup(t *testing.T, o events.StreamOptions) (jetstream.JetStream, context.Context) {
 	t.Helper()
-	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := natstest.Start(t).Connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	if err := events.EnsureStreams(ctx, js, o); err != nil {
@@ -189,16 +180,7 @@ func TestEachHalfHasOneOwner(t *testing.T) {
 // TestWorkerWaitsForTheStreams: a worker started before the ingress creates its consumers as soon as the
 // streams exist, instead of creating the streams itself.
 func TestWorkerWaitsForTheStreams(t *testing.T) {
-	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := natstest.Start(t).Connect(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	o := events.DefaultStreamOptions()

@@ -99,8 +99,9 @@ type SendRequest struct {
 
 // SendResult is what Telnyx answered to an accepted message.
 type SendResult struct {
-	ID     string // data.id, the id later delivery receipts carry
-	Status string // data.to[0].status, normally "queued"
+	ID         string // data.id, the id later delivery receipts carry
+	Status     string // data.to[0].status, normally "queued"
+	StatusCode int    // the HTTP status of the answer (a 2xx)
 }
 
 // Error is a failed send. Err is one of the class errors (ErrOptedOut, ErrAuth, ErrInvalidNumber,
@@ -289,7 +290,7 @@ func parseSuccess(status int, data []byte) (SendResult, *Error) {
 		// No snippet of the body here: a success body echoes numbers and text, which are personal data.
 		return SendResult{}, &Error{StatusCode: status, Title: "response has no data.id", Err: ErrUnexpectedResponse}
 	}
-	res := SendResult{ID: string(d.ID)}
+	res := SendResult{ID: string(d.ID), StatusCode: status}
 	if len(d.To) > 0 {
 		res.Status = string(d.To[0].Status)
 	}

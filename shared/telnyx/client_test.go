@@ -107,7 +107,7 @@ func TestSendSuccess(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Send: %v", err)
 			}
-			if want := (telnyx.SendResult{ID: "40317159-3af4-4c4f-a5e5-2b8e4d8e3a11", Status: "queued"}); res != want {
+			if want := (telnyx.SendResult{ID: "40317159-3af4-4c4f-a5e5-2b8e4d8e3a11", Status: "queued", StatusCode: 200}); res != want {
 				t.Fatalf("Send = %+v, want %+v", res, want)
 			}
 			reqs := api.requests()

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -137,4 +138,34 @@ func CheckDocumented(tb testing.TB, root, service string, g prometheus.Gatherer)
 			tb.Errorf("README documents %s for the %s, which does not export it", name, service)
 		}
 	}
+}
+
+// Series gathers g into "name{k=v,...}" -> value; histograms appear as name_count and name_sum.
+func Series(tb testing.TB, g prometheus.Gatherer) map[string]float64 {
+	tb.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			sort.Strings(labels)
+			suffix := "{" + strings.Join(labels, ",") + "}"
+			switch {
+			case m.Counter != nil:
+				out[mf.GetName()+suffix] = m.GetCounter().GetValue()
+			case m.Gauge != nil:
+				out[mf.GetName()+suffix] = m.GetGauge().GetValue()
+			case m.Histogram != nil:
+				out[mf.GetName()+"_count"+suffix] = float64(m.GetHistogram().GetSampleCount())
+				out[mf.GetName()+"_sum"+suffix] = m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return out
 }

@@ -2,8 +2,6 @@ package metrics_test
 
 import (
 	"errors"
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -14,40 +12,10 @@ import (
 	"github.com/smsconv/smsconv/shared/obs/obstest"
 )
 
-// series gathers reg into "name{k=v,...}" -> value; histograms appear as name_count and name_sum.
-func series(tb testing.TB, reg prometheus.Gatherer) map[string]float64 {
-	tb.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			sort.Strings(labels)
-			suffix := "{" + strings.Join(labels, ",") + "}"
-			switch {
-			case m.Counter != nil:
-				out[mf.GetName()+suffix] = m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				out[mf.GetName()+suffix] = m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				out[mf.GetName()+"_count"+suffix] = float64(m.GetHistogram().GetSampleCount())
-				out[mf.GetName()+"_sum"+suffix] = m.GetHistogram().GetSampleSum()
-			}
-		}
-	}
-	return out
-}
-
 func TestIngressMetricsStartAtZeroAndMove(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := metrics.New(reg)
-	before := series(t, reg)
+	before := obstest.Series(t, reg)
 	for _, o := range []string{"accepted", "duplicate", "invalid_signature", "bad_request", "unavailable"} {
 		if v, ok := before["smsconv_webhooks_total{outcome="+o+"}"]; !ok || v != 0 {
 			t.Errorf("webhooks_total{outcome=%s} before any webhook = %v (present %v), want a zero series", o, v, ok)
@@ -61,7 +29,7 @@ func TestIngressMetricsStartAtZeroAndMove(t *testing.T) {
 	m.ObservePublish(time.Second, errors.New("nats: timeout"))
 	m.RedisError("list_conversations")
 
-	got := series(t, reg)
+	got := obstest.Series(t, reg)
 	want := map[string]float64{
 		"smsconv_webhooks_total{outcome=accepted}":                    2,
 		"smsconv_webhooks_total{outcome=invalid_signature}":           1,

@@ -63,16 +63,7 @@ func slowJetStream(tb testing.TB, nc *nats.Conn) (js jetstream.JetStream, held <
 // partitions (each look-up held by JetStream), the worker's heartbeats keep going, so its peers do not
 // declare it dead and take its partitions.
 func TestReconcilingAgainstSlowJetStreamNeverStopsHeartbeats(t *testing.T) {
-	srv := natstest.Start(t)
-	nc, err := nats.Connect(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	real, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, real := natstest.Start(t).Connect(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	o := events.DefaultStreamOptions()

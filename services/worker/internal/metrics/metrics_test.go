@@ -1,8 +1,6 @@
 package metrics_test
 
 import (
-	"sort"
-	"strings"
 	"testing"
 	"time"
 
@@ -12,36 +10,6 @@ import (
 	"github.com/smsconv/smsconv/services/worker/internal/metrics"
 	"github.com/smsconv/smsconv/shared/obs/obstest"
 )
-
-// series gathers reg into "name{k=v,...}" -> value; histograms appear as name_count and name_sum.
-func series(tb testing.TB, reg prometheus.Gatherer) map[string]float64 {
-	tb.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		for _, m := range mf.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			sort.Strings(labels)
-			suffix := "{" + strings.Join(labels, ",") + "}"
-			switch {
-			case m.Counter != nil:
-				out[mf.GetName()+suffix] = m.GetCounter().GetValue()
-			case m.Gauge != nil:
-				out[mf.GetName()+suffix] = m.GetGauge().GetValue()
-			case m.Histogram != nil:
-				out[mf.GetName()+"_count"+suffix] = float64(m.GetHistogram().GetSampleCount())
-				out[mf.GetName()+"_sum"+suffix] = m.GetHistogram().GetSampleSum()
-			}
-		}
-	}
-	return out
-}
 
 // exercised returns a registry with every worker metric holding a series.
 func exercised() (*prometheus.Registry, *metrics.Metrics) {
@@ -72,7 +40,7 @@ func TestMetricsMove(t *testing.T) {
 	m.SetConsumerPending("conv-001", 3)
 	m.DropConsumer("conv-001")
 
-	got := series(t, reg)
+	got := obstest.Series(t, reg)
 	want := map[string]float64{
 		"smsconv_messages_processed_total{outcome=done}":                  1,
 		"smsconv_messages_processed_total{outcome=retry}":                 1,
@@ -112,7 +80,7 @@ func TestTelnyxRequestLabels(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			m := metrics.New(reg)
 			m.ObserveTelnyxRequest(tt.status, 40*time.Millisecond)
-			got := series(t, reg)
+			got := obstest.Series(t, reg)
 			if v := got["smsconv_telnyx_api_requests_total{code="+tt.code+"}"]; v != 1 {
 				t.Errorf("telnyx_api_requests_total{code=%s} = %v, want 1 (all: %v)", tt.code, v, got)
 			}

@@ -36,13 +36,20 @@ func (h *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 	}
 }
 
-func TestWarmCacheCostsTwoRoundTripsPerMessage(t *testing.T) {
-	e := newEnv(t)
+// countRoundTrips gives e's processor a store whose Redis round trips are counted.
+func countRoundTrips(tb testing.TB, e *env) *roundTrips {
+	tb.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
+	tb.Cleanup(func() { _ = rdb.Close() })
 	hook := &roundTrips{}
 	rdb.AddHook(hook)
 	e.p.Store = store.New(rdb, store.Options{Prefix: "rt"})
+	return hook
+}
+
+func TestWarmCacheCostsTwoRoundTripsPerMessage(t *testing.T) {
+	e := newEnv(t)
+	hook := countRoundTrips(t, e)
 	for i, text := range []string{"hello", "info", "help", "status"} {
 		before := hook.n.Load()
 		if r := e.handle(t, inbound("m"+string(rune('1'+i)), text, i), false); r.Outcome != processor.Done {
@@ -106,11 +113,7 @@ func TestRetryAfterCommitGoesStraightToTheSend(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr})
-			t.Cleanup(func() { _ = rdb.Close() })
-			hook := &roundTrips{}
-			rdb.AddHook(hook)
-			e.p.Store = store.New(rdb, store.Options{Prefix: "rt"})
+			hook := countRoundTrips(t, e)
 			e.fake.FailNext(1, 500, "10007")
 			m := inbound("m1", "hello", 0)
 			if r := e.handle(t, m, false); r.Outcome != processor.Retry || r.SendFailures != 1 {
