@@ -230,7 +230,7 @@ func stopped(ctx context.Context, e *Error) error {
 	if errors.Is(e, ctx.Err()) {
 		return e
 	}
-	return fmt.Errorf("%w (not retried: %w)", e, ctx.Err())
+	return fmt.Errorf("%w (stopped: %w)", e, ctx.Err())
 }
 
 // attempt makes one request.

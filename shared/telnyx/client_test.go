@@ -400,7 +400,7 @@ func TestIsRetryable(t *testing.T) {
 		{"deadline exceeded", context.DeadlineExceeded, true},
 		{"network error", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, true},
 		{"cancelled by the caller", context.Canceled, false},
-		{"retryable *Error but cancelled", fmt.Errorf("%w (not retried: %w)", retryable, context.Canceled), false},
+		{"retryable *Error but cancelled", fmt.Errorf("%w (stopped: %w)", retryable, context.Canceled), false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -369,8 +369,9 @@ func (r *Runner) process(msg jetstream.Msg, ackWait time.Duration) {
 	_ = msg.NakWithDelay(delay)
 }
 
-// retryBase is the first retry delay of a transient failure; it doubles with each failed send.
-const retryBase = 500 * time.Millisecond
+// retryBase is the first retry delay of a transient failure (jittered down to half); it doubles with each
+// failed send. Short, because a failing message holds back the rest of its conversation.
+const retryBase = 100 * time.Millisecond
 
 // deadLetter keeps msg in the dead-letter stream with the reason, then removes it from the work queue.
 func (r *Runner) deadLetter(log *slog.Logger, msg jetstream.Msg, meta *jetstream.MsgMetadata, class, reason string) {
