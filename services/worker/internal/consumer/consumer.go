@@ -437,13 +437,14 @@ func (r *Runner) Stop(ctx context.Context) error {
 	r.stopReconcile()
 	<-r.reconciled // no consumer starts after this
 	r.mu.Lock()
+	active := r.active
+	r.active = map[int]jetstream.ConsumeContext{}
+	r.mu.Unlock()
 	var closed []<-chan struct{}
-	for p, cc := range r.active {
+	for _, cc := range active {
 		cc.Drain() // messages already buffered reach enqueue, which hands them back (Nak) at once
 		closed = append(closed, cc.Closed())
-		delete(r.active, p)
 	}
-	r.mu.Unlock()
 	done := make(chan struct{})
 	go func() {
 		for _, c := range closed {
