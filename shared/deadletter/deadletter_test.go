@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/smsconv/smsconv/shared/deadletter"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/natstest"

@@ -2,6 +2,7 @@
 package natstest
 
 import (
+	"context"
 	"net"
 	"testing"
 	"time"
@@ -9,6 +10,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/smsconv/smsconv/shared/events"
 )
 
 // Server is an in-process NATS server that can be stopped and started again on the same port and store
@@ -74,9 +77,9 @@ func (s *Server) Restart() {
 
 // Connect returns a client connection to the server and a JetStream context on it, closed when the test
 // ends.
-func (s *Server) Connect(tb testing.TB) (*nats.Conn, jetstream.JetStream) {
+func (s *Server) Connect(tb testing.TB, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
-	nc, err := nats.Connect(s.URL)
+	nc, err := nats.Connect(s.URL, opts...)
 	if err != nil {
 		tb.Fatalf("natstest: connect: %v", err)
 	}
@@ -86,4 +89,17 @@ func (s *Server) Connect(tb testing.TB) (*nats.Conn, jetstream.JetStream) {
 		tb.Fatalf("natstest: jetstream: %v", err)
 	}
 	return nc, js
+}
+
+// Topology creates what the ingress and the workers each ensure at start: the streams and the consumers.
+func Topology(tb testing.TB, js jetstream.JetStream, o events.StreamOptions) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := events.EnsureStreams(ctx, js, o); err != nil {
+		tb.Fatalf("natstest: ensure streams: %v", err)
+	}
+	if err := events.EnsureConsumers(ctx, js, o); err != nil {
+		tb.Fatalf("natstest: ensure consumers: %v", err)
+	}
 }

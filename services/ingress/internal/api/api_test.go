@@ -48,15 +48,7 @@ func newEnv(t *testing.T, mutate ...func(*api.Deps)) *env {
 	t.Helper()
 	ns := natstest.Start(t)
 	rs := redistest.Start(t)
-	nc, err := nats.Connect(ns.URL, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.ReconnectBufSize(-1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	nc, js := ns.Connect(t, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond), nats.ReconnectBufSize(-1))
 	o := events.DefaultStreamOptions()
 	o.Partitions = 4
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

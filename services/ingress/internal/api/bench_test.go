@@ -34,16 +34,7 @@ type benchIngress struct {
 
 func newBenchIngress(tb testing.TB) *benchIngress {
 	tb.Helper()
-	ns := natstest.Start(tb)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	nc, js := natstest.Start(tb).Connect(tb)
 	o := events.DefaultStreamOptions()
 	o.Partitions = 4
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

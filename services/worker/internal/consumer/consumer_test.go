@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/smsconv/smsconv/services/worker/internal/consumer"
@@ -40,24 +39,11 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ns := natstest.Start(t)
+	_, js := natstest.Start(t).Connect(t)
 	rs := redistest.Start(t)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
 	o := events.DefaultStreamOptions()
 	o.Partitions, o.AckWait = partitions, 5*time.Second
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	if err := events.EnsureStreams(ctx, js, o); err != nil {
-		t.Fatal(err)
-	}
-	if err := events.EnsureConsumers(ctx, js, o); err != nil {
-		t.Fatal(err)
-	}
+	natstest.Topology(t, js, o)
 	fake := telnyxtest.NewServer(t, fakeapi.Options{})
 	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "k", Timeout: 2 * time.Second})
 	proc := &processor.Processor{Store: store.New(rs.Client(), store.Options{Prefix: "t"}), Dialog: conversation.Seed,

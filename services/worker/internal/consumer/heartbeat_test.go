@@ -68,12 +68,7 @@ func TestReconcilingAgainstSlowJetStreamNeverStopsHeartbeats(t *testing.T) {
 	defer cancel()
 	o := events.DefaultStreamOptions()
 	o.Partitions = 16
-	if err := events.EnsureStreams(ctx, real, o); err != nil {
-		t.Fatal(err)
-	}
-	if err := events.EnsureConsumers(ctx, real, o); err != nil {
-		t.Fatal(err)
-	}
+	natstest.Topology(t, real, o)
 
 	js, held, release := slowJetStream(t, nc)
 	defer release()

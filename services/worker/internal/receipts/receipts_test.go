@@ -7,9 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/smsconv/smsconv/services/worker/internal/receipts"
 	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/events"
@@ -32,24 +29,13 @@ func TestMapStatus(t *testing.T) {
 }
 
 func TestReceiptsOutOfOrderDuplicateAndEarly(t *testing.T) {
-	ns := natstest.Start(t)
+	_, js := natstest.Start(t).Connect(t)
 	rs := redistest.Start(t)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	o := events.DefaultStreamOptions()
 	o.Partitions = 1
-	if err := events.EnsureStreams(ctx, js, o); err != nil {
-		t.Fatal(err)
-	}
-	if err := events.EnsureConsumers(ctx, js, o); err != nil {
-		t.Fatal(err)
-	}
+	natstest.Topology(t, js, o)
 	st := store.New(rs.Client(), store.Options{Prefix: "t"})
 	k := store.Key{Our: "+12125550100", User: "+13125550123"}
 	t0 := time.Now().UTC()
