@@ -169,3 +169,24 @@ func Series(tb testing.TB, g prometheus.Gatherer) map[string]float64 {
 	}
 	return out
 }
+
+// Absent, as a value in ExpectSeries' want, says the series must not exist.
+const Absent = -1.0
+
+// ExpectSeries gathers g and checks each series named in want (as Series names them) has that value, or
+// does not exist when the value is Absent. It returns what it gathered.
+func ExpectSeries(tb testing.TB, g prometheus.Gatherer, want map[string]float64) map[string]float64 {
+	tb.Helper()
+	got := Series(tb, g)
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		w := want[name]
+		v, ok := got[name]
+		switch {
+		case w == Absent && ok:
+			tb.Errorf("%s present (%v), want absent", name, v)
+		case w != Absent && (!ok || v < w-1e-9 || v > w+1e-9):
+			tb.Errorf("%s = %v (present %v), want %v", name, v, ok, w)
+		}
+	}
+	return got
+}

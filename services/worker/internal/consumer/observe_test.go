@@ -111,18 +111,12 @@ func TestEveryTelnyxRequestIsCounted(t *testing.T) {
 	e.waitReplies(1)
 	e.waitIdle()
 
-	got := obstest.Series(t, reg)
-	want := map[string]float64{
+	got := obstest.ExpectSeries(t, reg, map[string]float64{
 		"smsconv_telnyx_api_requests_total{code=500}":                  2,
 		"smsconv_telnyx_api_requests_total{code=200}":                  1,
 		"smsconv_telnyx_api_request_duration_seconds_count{class=5xx}": 2,
 		"smsconv_telnyx_api_request_duration_seconds_count{class=2xx}": 1,
-	}
-	for k, w := range want {
-		if got[k] != w {
-			t.Errorf("%s = %v, want %v", k, got[k], w)
-		}
-	}
+	})
 	if n := e.fake.Requests(); n != 3 {
 		t.Errorf("fake Telnyx saw %d requests, want 3", n)
 	}
