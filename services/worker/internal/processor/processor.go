@@ -20,7 +20,8 @@ import (
 	"github.com/smsconv/smsconv/shared/telnyx"
 )
 
-// Sender sends one SMS; *telnyx.Client implements it.
+// Sender sends one SMS with one HTTP request (it never retries: the queue does); *telnyx.Client implements
+// it.
 type Sender interface {
 	Send(ctx context.Context, req telnyx.SendRequest, idempotencyKey string) (telnyx.SendResult, error)
 }
