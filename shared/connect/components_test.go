@@ -51,3 +51,48 @@ func TestStreamsRefusePartitionMismatchAtOnce(t *testing.T) {
 		t.Fatal("the NATS connection was not closed when the streams failed")
 	}
 }
+
+// TestConsumersWaitForTheStreams: a worker started before the ingress waits, saying so, until the streams
+// exist, then creates its consumers.
+func TestConsumersWaitForTheStreams(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	so := events.DefaultStreamOptions()
+	so.Storage, so.Partitions = jetstream.MemoryStorage, 2
+
+	logs := platformtest.NewLogs()
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	svc := platform.New("test", "v1", log, 5*time.Second, struct{}{})
+	conns := connect.For(svc)
+	conns.Options.RetryEvery = 20 * time.Millisecond
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, 1)
+	ready := make(chan struct{})
+	go func() {
+		done <- svc.Run(ctx, conns.NATSComponent(platform.Queue{NATSURL: srv.URL}, "worker"), conns.ConsumersComponent(so),
+			platform.Component{Name: "ready", Start: func(context.Context) error { close(ready); return nil }})
+	}()
+	for !strings.Contains(logs.String(), "waiting for JetStream streams (created by the ingress)") {
+		select {
+		case err := <-done:
+			t.Fatalf("the worker stopped before the streams existed: %v", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	if err := events.EnsureStreams(ctx, js, so); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ready:
+	case err := <-done:
+		t.Fatalf("the worker stopped: %v", err)
+	}
+	if _, err := js.Consumer(ctx, events.StreamEvents, events.ReceiptsConsumer); err != nil {
+		t.Fatalf("receipts consumer after the streams appeared: %v", err)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+}

@@ -197,21 +197,19 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, o StreamOptions)
 	return nil
 }
 
-// streamPoll is how often EnsureConsumers looks for streams that do not exist yet.
-const streamPoll = 250 * time.Millisecond
-
-// EnsureConsumers waits until the publisher has created the streams, checks the partition count, then
-// creates the worker's consumers or updates them to o (AckWait). It is the consumer's (the worker's) half
-// of the topology and never touches a stream. It returns ErrPartitionMismatch at once, and the last error
-// when ctx ends before the streams exist.
+// EnsureConsumers checks that the publisher has created the streams and that the partition count matches,
+// then creates the worker's consumers or updates them to o (AckWait). It is the consumer's (the worker's)
+// half of the topology and never touches a stream. A missing stream is an error wrapping
+// jetstream.ErrStreamNotFound, for the caller to retry until the ingress has run; a partition mismatch
+// (ErrPartitionMismatch) is for good.
 func EnsureConsumers(ctx context.Context, js jetstream.JetStream, o StreamOptions) error {
 	if err := validate(o); err != nil {
 		return fmt.Errorf("ensure consumers: %w", err)
 	}
 	for _, cfg := range streams(o) {
-		s, err := waitStream(ctx, js, cfg.Name)
+		s, err := js.Stream(ctx, cfg.Name)
 		if err != nil {
-			return fmt.Errorf("ensure consumers: %w", err)
+			return fmt.Errorf("ensure consumers: stream %s (created by the ingress): %w", cfg.Name, err)
 		}
 		if cfg.Name == StreamConversations {
 			if err := checkPartitions(s, o); err != nil {
@@ -227,22 +225,4 @@ func EnsureConsumers(ctx context.Context, js jetstream.JetStream, o StreamOption
 		}
 	}
 	return nil
-}
-
-// waitStream returns stream name once it exists.
-func waitStream(ctx context.Context, js jetstream.JetStream, name string) (jetstream.Stream, error) {
-	for {
-		s, err := js.Stream(ctx, name)
-		if err == nil {
-			return s, nil
-		}
-		if !errors.Is(err, jetstream.ErrStreamNotFound) || ctx.Err() != nil {
-			return nil, fmt.Errorf("stream %s: %w", name, err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("waiting for stream %s (created by the ingress): %w", name, err)
-		case <-time.After(streamPoll):
-		}
-	}
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/smsconv/smsconv/shared/events"
@@ -177,31 +176,16 @@ func TestEachHalfHasOneOwner(t *testing.T) {
 	}
 }
 
-// TestWorkerWaitsForTheStreams: a worker started before the ingress creates its consumers as soon as the
-// streams exist, instead of creating the streams itself.
-func TestWorkerWaitsForTheStreams(t *testing.T) {
-	nc, js := natstest.Start(t).Connect(t)
+// TestWorkerNeverCreatesStreams: before the ingress has run, the worker's half finds no stream and says so
+// (its caller retries), creating none; once the streams exist it creates its consumers.
+func TestWorkerNeverCreatesStreams(t *testing.T) {
+	_, js := natstest.Start(t).Connect(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	o := events.DefaultStreamOptions()
 	o.Partitions = 2
-	// Watch the worker's stream look-ups: a second one proves it is polling, not giving up or creating.
-	asked := make(chan *nats.Msg, 16)
-	sub, err := nc.ChanSubscribe("$JS.API.STREAM.INFO."+events.StreamConversations, asked)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = sub.Unsubscribe() }()
-	done := make(chan error, 1)
-	go func() { done <- events.EnsureConsumers(ctx, js, o) }()
-	for range 2 {
-		select {
-		case <-asked:
-		case err := <-done:
-			t.Fatalf("EnsureConsumers returned %v before any stream existed, want it to wait", err)
-		case <-ctx.Done():
-			t.Fatal("the worker never looked for the stream")
-		}
+	if err := events.EnsureConsumers(ctx, js, o); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("EnsureConsumers before the streams exist: %v, want ErrStreamNotFound", err)
 	}
 	names := js.StreamNames(ctx)
 	for name := range names.Name() {
@@ -210,10 +194,10 @@ func TestWorkerWaitsForTheStreams(t *testing.T) {
 	if err := events.EnsureStreams(ctx, js, o); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-done; err != nil {
-		t.Fatalf("EnsureConsumers: %v", err)
+	if err := events.EnsureConsumers(ctx, js, o); err != nil {
+		t.Fatalf("EnsureConsumers once the streams exist: %v", err)
 	}
 	if _, err := js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(1)); err != nil {
-		t.Fatalf("partition consumer after the streams appeared: %v", err)
+		t.Fatalf("partition consumer: %v", err)
 	}
 }
