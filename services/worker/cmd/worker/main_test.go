@@ -50,8 +50,20 @@ func environ(natsURL, redisURL string, partitions int) []string {
 		"NATS_PARTITIONS=" + strconv.Itoa(partitions)}
 }
 
+// streamsOf creates the streams as the ingress does: the worker only waits for them.
+func streamsOf(t *testing.T, nats *natstest.Server, partitions int) {
+	t.Helper()
+	_, js := nats.Connect(t)
+	o := events.DefaultStreamOptions()
+	o.Partitions = partitions
+	if err := events.EnsureStreams(t.Context(), js, o); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestServesUntilCancelled(t *testing.T) {
 	nats, redis := natstest.Start(t), redistest.Start(t)
+	streamsOf(t, nats, 4)
 	svc := platformtest.Start(t, "worker", func(ctx context.Context, logOut io.Writer) error {
 		return run(ctx, nil, environ(nats.URL, redis.URL, 4), io.Discard, logOut)
 	})
@@ -67,10 +79,7 @@ func TestServesUntilCancelled(t *testing.T) {
 // after retrying.
 func TestRefusesAnotherPartitionCountAtOnce(t *testing.T) {
 	nats, redis := natstest.Start(t), redistest.Start(t)
-	first := platformtest.Start(t, "worker", func(ctx context.Context, logOut io.Writer) error {
-		return run(ctx, nil, environ(nats.URL, redis.URL, 4), io.Discard, logOut)
-	})
-	first.Stop(t)
+	streamsOf(t, nats, 4)
 
 	logs := platformtest.NewLogs()
 	err := run(context.Background(), nil, environ(nats.URL, redis.URL, 8), io.Discard, logs)
