@@ -10,10 +10,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/smsconv/smsconv/shared/envconfig"
+	"github.com/smsconv/smsconv/shared/phone"
 )
 
 // Logging is where and how a service logs. Every service has it.
@@ -56,9 +59,50 @@ func (q Queue) Validate() error {
 	return errors.Join(errs...)
 }
 
+// Telnyx is how the queue services see Telnyx: which numbers are ours and which Messaging API the system
+// talks to (the real one or the sandbox's fake). Every service that must tell our numbers from users' reads
+// them here, from one variable.
+type Telnyx struct {
+	TelnyxPhoneNumber string `env:"TELNYX_PHONE_NUMBER" desc:"our Telnyx numbers (E.164), comma-separated; the first is the default from of /sms/send. Inbound to other numbers is kept, not answered"`
+	TelnyxAPIURL      string `env:"TELNYX_API_URL" envDefault:"https://api.telnyx.com/v2" desc:"Messaging API base URL (the sandbox: http://sandbox:8090/v2); anything but a sandbox enforces production-safe settings"`
+
+	// OurNumbers are parsed from TelnyxPhoneNumber by Validate.
+	OurNumbers phone.Numbers `env:"-"`
+}
+
+// Validate parses the numbers and checks the URL, naming the variable at fault.
+func (t *Telnyx) Validate() error {
+	var errs []error
+	ns, err := phone.ParseNumbers(t.TelnyxPhoneNumber)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("TELNYX_PHONE_NUMBER: %w (want E.164 numbers such as +12125550100, comma-separated)", err))
+	}
+	t.OurNumbers = ns
+	if u, err := url.Parse(t.TelnyxAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		errs = append(errs, fmt.Errorf("TELNYX_API_URL %q: want an http(s) URL such as https://api.telnyx.com/v2", envconfig.RedactURL(t.TelnyxAPIURL)))
+	}
+	return errors.Join(errs...)
+}
+
+// Sandbox reports whether TELNYX_API_URL is a development sandbox rather than Telnyx: a loopback address,
+// localhost, or the compose service named "sandbox". Only then are development keys and tokens accepted.
+func (t Telnyx) Sandbox() bool {
+	u, err := url.Parse(t.TelnyxAPIURL)
+	if err != nil {
+		return false
+	}
+	host := strings.ToLower(u.Hostname())
+	if host == "localhost" || host == "sandbox" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // Config is the configuration the queue services (ingress and worker) share, embedded in each one's.
 type Config struct {
 	Queue
+	Telnyx
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" desc:"bound of the graceful shutdown on SIGTERM"`
 	Logging
 }
@@ -68,10 +112,10 @@ func Defaults(shutdown time.Duration) Config {
 	return Config{ShutdownTimeout: shutdown, Logging: Logging{LogFormat: "json"}}
 }
 
-// Validate checks the shared part once for every service.
-func (c Config) Validate() error {
+// Validate checks the shared part once for every service (and fills OurNumbers).
+func (c *Config) Validate() error {
 	var errs []error
-	errs = append(errs, c.Queue.Validate(), c.Logging.Validate())
+	errs = append(errs, c.Queue.Validate(), c.Telnyx.Validate(), c.Logging.Validate())
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("SHUTDOWN_TIMEOUT %s: want a positive duration", c.ShutdownTimeout))
 	}

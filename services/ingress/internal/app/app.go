@@ -49,7 +49,7 @@ func handler(cfg config.Config, conns *connect.Conns, log *slog.Logger) http.Han
 		NC: conns.NC, JS: conns.JS, Log: log,
 		Store:          store.New(conns.Redis, store.Options{Prefix: cfg.RedisPrefix}),
 		Verifier:       telnyx.NewVerifier(cfg.PublicKeys, cfg.WebhookTolerance),
-		DefaultFrom:    cfg.TelnyxPhoneNumber,
+		DefaultFrom:    cfg.OurNumbers.Default(),
 		AdminToken:     cfg.AdminToken,
 		WebhookMaxBody: cfg.WebhookMaxBody,
 		PublishTimeout: cfg.PublishTimeout,

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/platform"
 	"github.com/smsconv/smsconv/shared/telnyx"
 )
@@ -15,15 +14,14 @@ import (
 // Config is the ingress's configuration. Every field comes from one environment variable; the part shared
 // with the worker (NATS, Redis, partitions, logging, shutdown) is platform.Config.
 type Config struct {
-	TelnyxPublicKey   string        `env:"TELNYX_PUBLIC_KEY" desc:"(required) webhook signing key(s) from the Telnyx portal, base64 or PEM; several separated by commas"`
-	TelnyxPhoneNumber string        `env:"TELNYX_PHONE_NUMBER" desc:"your Telnyx number (E.164): default from of /sms/send and our_number of /conversations/{phone}"`
-	AdminToken        string        `env:"ADMIN_TOKEN" secret:"true" desc:"Bearer token of the admin endpoints; unset, they answer 403"`
-	HTTPAddr          string        `env:"HTTP_ADDR" envDefault:":8080" desc:"listen address"`
-	WebhookTolerance  time.Duration `env:"WEBHOOK_TOLERANCE" envDefault:"300s" desc:"accepted clock skew of telnyx-timestamp, both directions"`
-	WebhookMaxBody    int64         `env:"WEBHOOK_MAX_BODY_BYTES" envDefault:"262144" desc:"webhook body limit (413 past it)"`
-	PublishTimeout    time.Duration `env:"PUBLISH_TIMEOUT" envDefault:"1500ms" desc:"wait for JetStream's ack (Telnyx wants an answer within 2s)"`
-	StreamMaxMsgs     int64         `env:"STREAM_MAX_MSGS" envDefault:"1000000" desc:"backlog bound of the conversation stream (messages); past it 503"`
-	StreamMaxBytes    int64         `env:"STREAM_MAX_BYTES" envDefault:"1073741824" desc:"backlog bound of the conversation stream (bytes); past it 503"`
+	TelnyxPublicKey  string        `env:"TELNYX_PUBLIC_KEY" desc:"(required) webhook signing key(s) from the Telnyx portal, base64 or PEM; several separated by commas"`
+	AdminToken       string        `env:"ADMIN_TOKEN" secret:"true" desc:"Bearer token of the admin endpoints; unset, they answer 403"`
+	HTTPAddr         string        `env:"HTTP_ADDR" envDefault:":8080" desc:"listen address"`
+	WebhookTolerance time.Duration `env:"WEBHOOK_TOLERANCE" envDefault:"300s" desc:"accepted clock skew of telnyx-timestamp, both directions"`
+	WebhookMaxBody   int64         `env:"WEBHOOK_MAX_BODY_BYTES" envDefault:"262144" desc:"webhook body limit (413 past it)"`
+	PublishTimeout   time.Duration `env:"PUBLISH_TIMEOUT" envDefault:"1500ms" desc:"wait for JetStream's ack (Telnyx wants an answer within 2s)"`
+	StreamMaxMsgs    int64         `env:"STREAM_MAX_MSGS" envDefault:"1000000" desc:"backlog bound of the conversation stream (messages); past it 503"`
+	StreamMaxBytes   int64         `env:"STREAM_MAX_BYTES" envDefault:"1073741824" desc:"backlog bound of the conversation stream (bytes); past it 503"`
 	platform.Config
 
 	// PublicKeys are parsed from TelnyxPublicKey by Load.
@@ -49,13 +47,6 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("TELNYX_PUBLIC_KEY: %w", err))
 	} else {
 		c.PublicKeys = keys
-	}
-	if c.TelnyxPhoneNumber != "" {
-		n, err := phone.ParseE164(c.TelnyxPhoneNumber)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("TELNYX_PHONE_NUMBER: %w", err))
-		}
-		c.TelnyxPhoneNumber = n
 	}
 	if c.WebhookTolerance <= 0 {
 		errs = append(errs, fmt.Errorf("WEBHOOK_TOLERANCE %s: want a positive duration such as 300s", c.WebhookTolerance))

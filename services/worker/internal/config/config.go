@@ -4,12 +4,10 @@ package config
 import (
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"strconv"
 	"time"
 
-	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/platform"
 )
 
@@ -17,8 +15,6 @@ import (
 // with the ingress (NATS, Redis, partitions, logging, shutdown) is platform.Config.
 type Config struct {
 	TelnyxAPIKey       string        `env:"TELNYX_API_KEY" secret:"true" desc:"(required) Telnyx API key (any value with the sandbox)"`
-	TelnyxAPIURL       string        `env:"TELNYX_API_URL" envDefault:"https://api.telnyx.com/v2" desc:"Messaging API base URL (the sandbox: http://sandbox:8090/v2)"`
-	TelnyxPhoneNumber  string        `env:"TELNYX_PHONE_NUMBER" desc:"validated if set; replies always go from the number the user texted"`
 	MessagingProfileID string        `env:"TELNYX_MESSAGING_PROFILE_ID" desc:"sent with every message when set"`
 	TelnyxTimeout      time.Duration `env:"TELNYX_TIMEOUT" envDefault:"10s" desc:"per-attempt timeout of a send"`
 	FlowFile           string        `env:"FLOW_FILE" desc:"conversation flow YAML; unset, the built-in default flow"`
@@ -56,14 +52,6 @@ func (c *Config) Validate() error {
 	errs := []error{c.Config.Validate()}
 	if c.TelnyxAPIKey == "" {
 		errs = append(errs, errors.New("TELNYX_API_KEY is required (use any value with the sandbox)"))
-	}
-	if u, err := url.Parse(c.TelnyxAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		errs = append(errs, fmt.Errorf("TELNYX_API_URL %q: want an http(s) URL such as https://api.telnyx.com/v2", c.TelnyxAPIURL))
-	}
-	if c.TelnyxPhoneNumber != "" {
-		if _, err := phone.ParseE164(c.TelnyxPhoneNumber); err != nil {
-			errs = append(errs, fmt.Errorf("TELNYX_PHONE_NUMBER: %w", err))
-		}
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("WORKER_MAX_INFLIGHT %d: want at least 1", c.MaxInFlight))
