@@ -38,7 +38,14 @@ const (
 	StatusDelivered = "delivered" // outbound, delivery confirmed
 	StatusFailed    = "failed"    // outbound, failed permanently (see error fields)
 	StatusBlocked   = "blocked"   // outbound, not sent: the user opted out
-	StatusSkipped   = "skipped"   // outbound, not sent: the user is over the reply rate limit
+	StatusSkipped   = "skipped"   // outbound, not sent deliberately: ErrorCode says why (Skip...)
+)
+
+// Why a reply was skipped: the ErrorCode of a StatusSkipped reply.
+const (
+	SkipRateLimited = "rate_limited" // the user is over the reply rate limit
+	SkipLoop        = "loop"         // the same text was sent to the conversation LoopRepeats times in LoopWindow
+	SkipOurs        = "ours"         // the sender is one of our numbers: answering could start a loop
 )
 
 // Key identifies a conversation: our Telnyx number and the user's number.
@@ -82,10 +89,22 @@ type Options struct {
 	// MessageTTL is how long message records (and so deduplication of Telnyx message ids) are kept
 	// (default 30 days).
 	MessageTTL time.Duration
-	// RepliesPerMinute caps the replies one user gets per minute (0: no cap). Inbound messages past it are
-	// stored and counted, and their replies recorded as skipped instead of sent.
+	// RepliesPerMinute caps the replies one conversation gets in any 60 s, on our clock (a sliding window,
+	// 0: no cap). Inbound messages past it are stored and counted, and their replies recorded as skipped
+	// instead of sent.
 	RepliesPerMinute int
+	// LoopRepeats is how often one reply text may be sent to a conversation within LoopWindow of the
+	// previous reply before the next is skipped as a loop (default 20, as mailroom; negative: no guard).
+	LoopRepeats int
+	// LoopWindow is how long a conversation's reply texts are remembered after its last reply (default 5m).
+	LoopWindow time.Duration
 }
+
+// Defaults of the loop guard (mailroom's: a text sent 20 times is a loop).
+const (
+	DefaultLoopRepeats = 20
+	DefaultLoopWindow  = 5 * time.Minute
+)
 
 // Store is the Redis-backed conversation store.
 type Store struct {
@@ -108,6 +127,12 @@ func New(rdb redis.UniversalClient, o Options) *Store {
 	}
 	if o.MessageTTL <= 0 {
 		o.MessageTTL = 30 * 24 * time.Hour
+	}
+	if o.LoopRepeats == 0 {
+		o.LoopRepeats = DefaultLoopRepeats
+	}
+	if o.LoopWindow <= 0 {
+		o.LoopWindow = DefaultLoopWindow
 	}
 	return &Store{rdb: rdb, o: o, commit: redis.NewScript(commitLua), receipt: redis.NewScript(receiptLua)}
 }
@@ -176,6 +201,13 @@ type Commit struct {
 	Message Message
 	// Reply is the outbound reply to record, if any.
 	Reply *Message
+	// Now is our clock at the commit: the reply rate limit's window ends there (Telnyx's received_at is
+	// not ours to trust). Zero means time.Now.
+	Now time.Time
+	// LegacyID is the key an older version stored this message under (the raw Telnyx id of an inbound
+	// message), or "": an inbound record committed there by that version (one without a Telnyx id, which
+	// this version's inbound records always have) makes this message a duplicate too.
+	LegacyID string
 }
 
 // CommitResult says what Commit did.
@@ -183,13 +215,17 @@ type CommitResult struct {
 	// Duplicate is true when the message had been committed before; nothing was changed.
 	Duplicate bool
 	Version   int64
-	// Limited is true when the reply was recorded as skipped by the abuse guard (StatusSkipped, with the
-	// title RateLimitedTitle) instead of as given.
-	Limited bool
+	// Skipped is SkipRateLimited or SkipLoop when the reply was recorded as skipped by that guard
+	// (StatusSkipped, with that ErrorCode and title) instead of as given; "" otherwise.
+	Skipped string
 }
 
-// RateLimitedTitle is the error title of a reply skipped by the abuse guard.
-const RateLimitedTitle = "reply rate limit reached"
+// Error titles of skipped replies.
+const (
+	RateLimitedTitle = "reply rate limit reached"
+	LoopTitle        = "reply loop: the same text was sent too often"
+	OursTitle        = "sender is one of our numbers"
+)
 
 // Apply runs the commit script. It returns ErrConflict when the conversation's version moved. It never
 // changes c: what the script decided comes back in the CommitResult.
@@ -210,22 +246,30 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
-	minute := c.Message.CreatedAt.Unix() / 60
+	now := c.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	legacyKey := s.msgKey(c.Message.ID)
+	if c.LegacyID != "" {
+		legacyKey = s.msgKey(c.LegacyID)
+	}
 	keys := []string{s.convKey(c.Key), s.histKey(c.Key), s.msgKey(c.Message.ID), replyKey, s.indexKey(),
-		s.o.Prefix + ":rate:{" + c.Key.member() + "}:" + strconv.FormatInt(minute, 10)}
+		s.o.Prefix + ":replies:{" + c.Key.member() + "}", legacyKey, s.o.Prefix + ":loop:{" + c.Key.member() + "}"}
 	args := []any{c.ExpectVersion, string(convFields), string(msgFields), string(replyFields),
 		c.Message.ID, replyID(c.Reply), s.o.HistoryLimit, int64(s.o.MessageTTL / time.Second), c.Key.member(),
-		s.o.RepliesPerMinute, RateLimitedTitle}
+		s.o.RepliesPerMinute, RateLimitedTitle, now.UnixMilli(), max(s.o.LoopRepeats, 0),
+		int64(s.o.LoopWindow / time.Second), LoopTitle}
 	res, err := s.commit.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
 	status, _ := res[0].(string)
 	ver, _ := res[1].(int64)
-	limited, _ := res[2].(int64)
+	skipped, _ := res[2].(string)
 	switch status {
 	case "ok":
-		return CommitResult{Version: ver, Limited: limited == 1}, nil
+		return CommitResult{Version: ver, Skipped: skipped}, nil
 	case "dup":
 		return CommitResult{Duplicate: true, Version: ver}, nil
 	case "conflict":
@@ -308,6 +352,33 @@ func (s *Store) DeleteMessage(ctx context.Context, id string) error {
 		return fmt.Errorf("delete message: %w", err)
 	}
 	return nil
+}
+
+// LegacyInbound reads inbound message id as an older version stored it (keyed by the raw Telnyx id, its
+// reply under the reply id of the time) and its reply, if that version committed it; nil when it did not.
+// A message committed before an upgrade and delivered again after it is answered from these records, never
+// twice. Records of that version expire with MessageTTL, after which this finds nothing.
+func (s *Store) LegacyInbound(ctx context.Context, id string) (in, reply *Message, err error) {
+	h, err := s.rdb.HGetAll(ctx, s.msgKey(id)).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("get legacy message: %w", err)
+	}
+	m, ok := decodeMessage(h)
+	if !ok || !m.Committed || m.Direction != DirectionInbound || m.TelnyxID != "" {
+		// Not an inbound message of that version: this version's inbound records carry their Telnyx id.
+		return nil, nil, nil
+	}
+	if m.ReplyID == "" {
+		return &m, nil, nil
+	}
+	h, err = s.rdb.HGetAll(ctx, s.msgKey(m.ReplyID)).Result()
+	if err != nil {
+		return nil, nil, fmt.Errorf("get legacy reply: %w", err)
+	}
+	if r, ok := decodeMessage(h); ok {
+		return &m, &r, nil
+	}
+	return &m, nil, nil
 }
 
 // GetMessage reads one message record.

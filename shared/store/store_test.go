@@ -27,6 +27,12 @@ var (
 // step applies the seed dialog to one inbound message through Load and Apply, as the worker does.
 func step(t *testing.T, s *store.Store, id, text string) (store.CommitResult, conversation.Result, error) {
 	t.Helper()
+	return stepAt(t, s, id, text, time.Time{})
+}
+
+// stepAt is step with our clock at now (zero: time.Now).
+func stepAt(t *testing.T, s *store.Store, id, text string, now time.Time) (store.CommitResult, conversation.Result, error) {
+	t.Helper()
 	l, err := s.Load(ctx, k, id, "r-"+id)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +44,7 @@ func step(t *testing.T, s *store.Store, id, text string) (store.CommitResult, co
 	res := conversation.Seed.Step(c, conversation.Inbound{Text: text}, t0)
 	in := store.Message{ID: id, Direction: store.DirectionInbound, Our: k.Our, User: k.User, Text: text, Status: store.StatusReceived, CreatedAt: t0}
 	reply := &store.Message{ID: "r-" + id, Direction: store.DirectionOutbound, Our: k.Our, User: k.User, Text: res.Reply, Status: store.StatusPending, CreatedAt: t0, ReplyTo: id}
-	cr, err := s.Apply(ctx, store.Commit{Key: k, ExpectVersion: l.Version, Conversation: res.Conversation, Message: in, Reply: reply})
+	cr, err := s.Apply(ctx, store.Commit{Key: k, ExpectVersion: l.Version, Conversation: res.Conversation, Message: in, Reply: reply, Now: now})
 	return cr, res, err
 }
 
@@ -183,21 +189,102 @@ func TestRedisDownIsAnError(t *testing.T) {
 func TestReplyRateLimit(t *testing.T) {
 	srv := redistest.Start(t)
 	s := store.New(srv.Client(), store.Options{Prefix: "t", RepliesPerMinute: 2})
-	var limited []bool
+	var skipped []string
 	for i := range 4 {
+		cr, _, err := step(t, s, fmt.Sprintf("m%d", i), fmt.Sprintf("text %d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		skipped = append(skipped, cr.Skipped)
+	}
+	if fmt.Sprint(skipped) != "[  rate_limited rate_limited]" {
+		t.Fatalf("skipped per message = %q, want the 3rd and 4th over a limit of 2 per minute", skipped)
+	}
+	r, _ := s.GetMessage(ctx, "r-m3")
+	c, _ := s.Conversation(ctx, k)
+	if r.Status != store.StatusSkipped || r.ErrorCode != store.SkipRateLimited || r.ErrorTitle != store.RateLimitedTitle ||
+		c.RateLimited != 2 || c.MessageCount != 4 {
+		t.Fatalf("skipped reply %+v, conversation %+v: inbound must still be stored and counted", r, c)
+	}
+}
+
+// The limit is a sliding window on our clock: 60 messages in 10 s across a minute boundary, with a limit of
+// 30, get 30 replies (a fixed window per minute gave 60); a minute after the first reply there is room again.
+func TestReplyRateLimitSlidesAcrossMinuteBoundaries(t *testing.T) {
+	srv := redistest.Start(t)
+	s := store.New(srv.Client(), store.Options{Prefix: "t", RepliesPerMinute: 30})
+	start := time.Date(2026, 6, 18, 12, 0, 55, 0, time.UTC)
+	answered := 0
+	for i := range 60 {
+		cr, _, err := stepAt(t, s, fmt.Sprintf("m%d", i), fmt.Sprintf("text %d", i), start.Add(time.Duration(i)*10*time.Second/60))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr.Skipped == "" {
+			answered++
+		}
+	}
+	if answered != 30 {
+		t.Fatalf("%d of 60 messages answered in 10 s across 12:01:00, want 30", answered)
+	}
+	if cr, _, err := stepAt(t, s, "later", "later", start.Add(61*time.Second)); err != nil || cr.Skipped != "" {
+		t.Fatalf("a minute after the first reply: %+v %v, want answered", cr, err)
+	}
+	c, _ := s.Conversation(ctx, k)
+	if c.RateLimited != 30 {
+		t.Fatalf("rate_limited = %d, want 30", c.RateLimited)
+	}
+}
+
+// The loop guard works without the rate limit: one text is sent LoopRepeats times, then skipped; another
+// text still goes.
+func TestLoopGuardStopsRepeatedReplies(t *testing.T) {
+	srv := redistest.Start(t)
+	s := store.New(srv.Client(), store.Options{Prefix: "t"})
+	var got []string
+	for i := range store.DefaultLoopRepeats + 2 {
 		cr, _, err := step(t, s, fmt.Sprintf("m%d", i), "help")
 		if err != nil {
 			t.Fatal(err)
 		}
-		limited = append(limited, cr.Limited)
+		got = append(got, cr.Skipped)
 	}
-	if fmt.Sprint(limited) != "[false false true true]" {
-		t.Fatalf("limited per message = %v, want the 3rd and 4th over a limit of 2 per minute", limited)
+	want := make([]string, store.DefaultLoopRepeats+2)
+	want[20], want[21] = store.SkipLoop, store.SkipLoop
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("skipped per message = %q, want the 21st and 22nd", got)
 	}
-	r, _ := s.GetMessage(ctx, "r-m3")
-	c, _ := s.Conversation(ctx, k)
-	if r.Status != store.StatusSkipped || r.ErrorTitle != store.RateLimitedTitle || c.RateLimited != 2 || c.MessageCount != 4 {
-		t.Fatalf("skipped reply %+v, conversation %+v: inbound must still be stored and counted", r, c)
+	r, _ := s.GetMessage(ctx, "r-m21")
+	if r.Status != store.StatusSkipped || r.ErrorCode != store.SkipLoop || r.ErrorTitle != store.LoopTitle {
+		t.Fatalf("looping reply stored as %+v", r)
+	}
+	if cr, _, err := step(t, s, "other", "info"); err != nil || cr.Skipped != "" {
+		t.Fatalf("another text: %+v %v, want answered", cr, err)
+	}
+}
+
+// A message an older version committed under its raw id is a duplicate after the upgrade, and
+// LegacyInbound finds it and its reply.
+func TestLegacyCommitIsADuplicate(t *testing.T) {
+	s, _ := newStore(t)
+	if _, _, err := step(t, s, "m1", "hello"); err != nil { // the old layout: raw id, reply "r-m1"
+		t.Fatal(err)
+	}
+	l, err := s.Load(ctx, k, "in_m1", "rpl_m1:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := store.Message{ID: "in_m1", Direction: store.DirectionInbound, Our: k.Our, User: k.User, Text: "hello", CreatedAt: t0}
+	cr, err := s.Apply(ctx, store.Commit{Key: k, ExpectVersion: l.Version, Conversation: l.Conversation, Message: in, LegacyID: "m1"})
+	if err != nil || !cr.Duplicate {
+		t.Fatalf("commit under the new key: %+v %v, want a duplicate", cr, err)
+	}
+	old, reply, err := s.LegacyInbound(ctx, "m1")
+	if err != nil || old == nil || reply == nil || reply.ID != "r-m1" {
+		t.Fatalf("LegacyInbound = %+v %+v %v", old, reply, err)
+	}
+	if old, _, err := s.LegacyInbound(ctx, "r-m1"); err != nil || old != nil {
+		t.Fatalf("a reply record is no inbound message: %+v %v", old, err)
 	}
 }
 
