@@ -47,7 +47,7 @@ func TestPlan(t *testing.T) {
 	}{
 		{"first text", m[0].Text, "m0"},
 		{"unknown reply", m[0].Reply, "You said: 'm0'\n\nI didn't understand that command. Type 'help' to see available options."},
-		{"reply key", m[0].ReplyKey, "rpl_msg-r7-0001-000"},
+		{"reply key", m[0].ReplyKey, "rpl_msg-r7-0001-000:1"},
 		{"event id", m[0].EventID, "evt-r7-0001-000"},
 		{"status text", m[2].Text, "status"},
 		{"status reply", m[2].Reply, "Conversation started: 2026-06-18 12:00\nMessages exchanged: 3\nCurrent state: new"},

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+
+	"github.com/smsconv/smsconv/shared/ids"
 )
 
 // Inbound is one text a user sends, with the reply the seed dialog must answer.
@@ -39,9 +41,8 @@ func StatusReply(created time.Time, count int) string {
 		"\nMessages exchanged: " + strconv.Itoa(count) + "\nCurrent state: new"
 }
 
-// replyKey is the worker's deterministic reply id ("rpl_" + the inbound message id, whose characters the
-// harness chooses so none needs escaping).
-func replyKey(msgID string) string { return "rpl_" + msgID }
+// replyKey is the worker's deterministic reply id: the first reply to inbound message msgID (shared/ids).
+func replyKey(msgID string) string { return ids.Reply(msgID, 1) }
 
 // UserNumber is the phone of conversation i: a distinct valid US number for i < MaxConversations.
 func UserNumber(i int) string { return fmt.Sprintf("+1212555%04d", i%MaxConversations) }

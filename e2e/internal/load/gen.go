@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smsconv/smsconv/e2e/internal/stack"
+	"github.com/smsconv/smsconv/shared/ids"
 )
 
 // texts are what the simulated users send, in turn: every one is answered by the seed dialog, and "status"
@@ -30,7 +31,8 @@ func UserNumber(u int) string {
 type request struct {
 	body   []byte
 	header http.Header
-	// replyKey is the Idempotency-Key the worker sends the reply with ("rpl_" + message id).
+	// replyKey is the Idempotency-Key the worker sends the reply with (shared/ids: the first reply to the
+	// message id).
 	replyKey string
 }
 
@@ -48,7 +50,7 @@ func prepare(c *stack.Client, tag string, n, users int, ourNumber string) []requ
 				id := tag + "-" + strconv.Itoa(i)
 				text := texts[(i/users)%len(texts)]
 				body := stack.Inbound("e"+id, "m"+id, UserNumber(i%users), ourNumber, text, now)
-				out[i] = request{body: body, header: c.Sign(body, now), replyKey: "rpl_m" + id}
+				out[i] = request{body: body, header: c.Sign(body, now), replyKey: ids.Reply("m"+id, 1)}
 			}
 		})
 	}

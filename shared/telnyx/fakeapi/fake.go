@@ -23,6 +23,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/smsconv/smsconv/shared/ids"
+	smstext "github.com/smsconv/smsconv/shared/sms"
 )
 
 // Limits of the fake, matching Telnyx's where Telnyx documents one.
@@ -523,6 +524,10 @@ func parseSend(body []byte) (sendRequest, *failure) {
 	case utf8.RuneCountInString(req.Text) > MaxTextLength:
 		return req, newFailure(http.StatusUnprocessableEntity, CodeBadRequest,
 			fmt.Sprintf("The 'text' parameter must be at most %d characters.", MaxTextLength)).at("/text")
+	case smstext.Count(req.Text).Parts > smstext.MaxParts:
+		// Telnyx sends at most 10 segments: 1,600 GSM-7 characters, but only 670 UCS-2 units.
+		return req, newFailure(http.StatusUnprocessableEntity, CodeBadRequest,
+			fmt.Sprintf("The 'text' parameter must fit in %d segments.", smstext.MaxParts)).at("/text")
 	case len(req.MediaURLs) > maxMediaCount:
 		return req, newFailure(http.StatusUnprocessableEntity, CodeBadRequest,
 			fmt.Sprintf("At most %d 'media_urls' are allowed.", maxMediaCount)).at("/media_urls")

@@ -257,6 +257,9 @@ func TestSendErrors(t *testing.T) {
 			wantStatus: 422, wantCode: "10004", wantTitle: "Missing required parameter", wantSource: "/text"},
 		{name: "text too long", body: sms(ourNum, userNum, strings.Repeat("x", MaxTextLength+1)),
 			wantStatus: 422, wantCode: "10015", wantTitle: "Bad Request", wantSource: "/text"},
+		// 671 UCS-2 units are 11 segments though far under 1,600 characters.
+		{name: "text over 10 segments", body: sms(ourNum, userNum, strings.Repeat("ж", 671)),
+			wantStatus: 422, wantCode: "10015", wantTitle: "Bad Request", wantSource: "/text"},
 		{name: "bad media url", body: `{"from":"+12125550100","to":"+13125550123","media_urls":["ftp://x/a.jpg"]}`,
 			wantStatus: 422, wantCode: "10003", wantTitle: "Invalid URL", wantSource: "/media_urls/0"},
 		{name: "bad webhook url", body: `{"from":"+12125550100","to":"+13125550123","text":"hi","webhook_url":"not a url"}`,

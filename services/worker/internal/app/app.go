@@ -90,6 +90,7 @@ func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow
 				Sender: processor.Instrument(telnyx.NewClient(telnyx.ClientOptions{BaseURL: cfg.TelnyxAPIURL,
 					APIKey: cfg.TelnyxAPIKey, Timeout: cfg.TelnyxTimeout}), metrics),
 				MessagingProfileID: cfg.MessagingProfileID,
+				Ours:               cfg.OurNumbers,
 				Log:                log,
 				Metrics:            metrics,
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/smsconv/smsconv/shared/platform"
@@ -14,11 +15,11 @@ import (
 // Config is the worker's configuration. Every field comes from one environment variable; the part shared
 // with the ingress (NATS, Redis, partitions, logging, shutdown) is platform.Config.
 type Config struct {
-	TelnyxAPIKey       string        `env:"TELNYX_API_KEY" secret:"true" desc:"(required) Telnyx API key (any value with the sandbox)"`
+	TelnyxAPIKey       string        `env:"TELNYX_API_KEY" secret:"true" desc:"(required) Telnyx API key (any value with the sandbox; not a sandbox placeholder with Telnyx)"`
 	MessagingProfileID string        `env:"TELNYX_MESSAGING_PROFILE_ID" desc:"sent with every message when set"`
 	TelnyxTimeout      time.Duration `env:"TELNYX_TIMEOUT" envDefault:"10s" desc:"per-attempt timeout of a send"`
 	FlowFile           string        `env:"FLOW_FILE" desc:"conversation flow YAML; unset, the built-in default flow"`
-	RepliesPerMinute   int           `env:"REPLY_RATE_LIMIT" envDefault:"30" desc:"replies per user per minute; 0 turns the guard off"`
+	RepliesPerMinute   int           `env:"REPLY_RATE_LIMIT" envDefault:"30" desc:"replies per conversation in any 60 s (sliding window on our clock); 0 turns the guard off"`
 	WorkerID           string        `env:"WORKER_ID" desc:"name in the membership group and logs (default hostname-pid)"`
 	MaxInFlight        int           `env:"WORKER_MAX_INFLIGHT" envDefault:"512" desc:"conversations processed at once"`
 	CacheSize          int           `env:"WORKER_CACHE_SIZE" envDefault:"100000" desc:"conversations kept in memory after a commit; 0 turns it off"`
@@ -28,6 +29,10 @@ type Config struct {
 	MetricsAddr        string        `env:"METRICS_ADDR" envDefault:":9090" desc:"listen address of /healthz and /metrics"`
 	platform.Config
 }
+
+// devKeys are the API keys the development setups use (docker-compose.yml's default and the sandbox's
+// examples): with a real Telnyx they mean the deployment was started with development settings.
+var devKeys = map[string]bool{"sandbox": true, "test": true, "dev": true, "key": true, "change-me": true, "changeme": true}
 
 // Defaults is the configuration with no variable set (TELNYX_API_KEY is still required).
 func Defaults() Config {
@@ -50,8 +55,12 @@ func Load(environ []string) (Config, error) {
 // Validate checks every value and names the variable at fault.
 func (c *Config) Validate() error {
 	errs := []error{c.Config.Validate()}
-	if c.TelnyxAPIKey == "" {
+	switch {
+	case c.TelnyxAPIKey == "":
 		errs = append(errs, errors.New("TELNYX_API_KEY is required (use any value with the sandbox)"))
+	case !c.Sandbox() && devKeys[strings.ToLower(c.TelnyxAPIKey)]:
+		errs = append(errs, fmt.Errorf("TELNYX_API_KEY is the sandbox's development placeholder, but TELNYX_API_URL %s is not a sandbox: "+
+			"set TELNYX_API_KEY to your Telnyx API key (Mission Control portal, API Keys), or TELNYX_API_URL to the sandbox", c.TelnyxAPIURL))
 	}
 	if c.MaxInFlight < 1 {
 		errs = append(errs, fmt.Errorf("WORKER_MAX_INFLIGHT %d: want at least 1", c.MaxInFlight))

@@ -28,6 +28,8 @@ func TestLoad(t *testing.T) {
 		{"bad heartbeat", []string{key, "WORKER_HEARTBEAT=0s"}, "WORKER_HEARTBEAT"},
 		{"bad shutdown", []string{key, "SHUTDOWN_TIMEOUT=-1s"}, "SHUTDOWN_TIMEOUT"},
 		{"bad log format", []string{key, "LOG_FORMAT=xml"}, "LOG_FORMAT"},
+		{"compose's sandbox key with Telnyx", []string{"TELNYX_API_KEY=sandbox"}, "set TELNYX_API_KEY to your Telnyx API key"},
+		{"placeholder key in capitals with Telnyx", []string{"TELNYX_API_KEY=SANDBOX", "TELNYX_API_URL=https://api.telnyx.com/v2"}, "development placeholder"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -44,6 +46,17 @@ func TestLoad(t *testing.T) {
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 				t.Fatalf("Load err = %v, want it to mention %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// Compose's development key is accepted where it is meant for: a sandbox URL.
+func TestSandboxKeyWithTheSandbox(t *testing.T) {
+	for _, url := range []string{"http://sandbox:8090/v2", "http://127.0.0.1:8090/v2", "http://localhost:8090/v2"} {
+		t.Run(url, func(t *testing.T) {
+			if _, err := Load([]string{"TELNYX_API_KEY=sandbox", "TELNYX_API_URL=" + url}); err != nil {
+				t.Fatalf("Load: %v", err)
 			}
 		})
 	}

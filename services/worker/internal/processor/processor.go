@@ -14,8 +14,10 @@ import (
 	"github.com/smsconv/smsconv/services/worker/internal/metrics"
 	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/obs"
 	"github.com/smsconv/smsconv/shared/phone"
+	"github.com/smsconv/smsconv/shared/sms"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
 )
@@ -80,7 +82,10 @@ type Processor struct {
 	Sender Sender
 	// MessagingProfileID is sent with every message when set.
 	MessagingProfileID string
-	Log                *slog.Logger
+	// Ours are our numbers: a message from one of them is stored but never answered (two of our numbers
+	// answering each other would loop), whatever the ingress let through.
+	Ours phone.Numbers
+	Log  *slog.Logger
 	// Metrics, when set, counts opted-out blocks.
 	Metrics *metrics.Metrics
 	// Cache, when set, keeps conversations this worker committed, so the next message of a conversation
@@ -91,32 +96,9 @@ type Processor struct {
 	Now func() time.Time
 }
 
-// ReplyID is the deterministic id of the reply to inbound message id. It is also the Idempotency-Key sent
-// to Telnyx, so however often the reply is sent, Telnyx delivers it once.
-func ReplyID(inboundID string) string {
-	b := []byte(inboundID)
-	for i, c := range b {
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == ':' || c == '-') {
-			b[i] = '_'
-		}
-	}
-	s := "rpl_" + string(b)
-	if len(s) > 255 {
-		s = s[:255]
-	}
-	return s
-}
-
-// The words Telnyx itself acts on: these opt a number out of (or back into) messaging. Keywords are
-// compared after trimming, lower-casing and collapsing inner spaces.
-var (
-	optOutWords = map[string]bool{"stop": true, "stopall": true, "stop all": true, "unsubscribe": true,
-		"cancel": true, "end": true, "quit": true}
-	optInWords = map[string]bool{"start": true, "unstop": true}
-)
-
-// keyword normalises a message for the compliance words.
-func keyword(text string) string { return strings.Join(strings.Fields(strings.ToLower(text)), " ") }
+// MaxMedia is the most media entries of a message the worker keeps and hands to the flow: Telnyx sends at
+// most 10 with one message, so more is not from Telnyx.
+const MaxMedia = 10
 
 const maxConflicts = 8
 
@@ -125,15 +107,18 @@ const maxConflicts = 8
 func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Result {
 	key := store.Key{Our: m.OurNumber, User: m.UserNumber}
 	log := obs.WithTrace(ctx, p.Log).With("msg_id", m.ID, "event_id", m.EventID, "kind", m.Kind, "user", phone.Mask(m.UserNumber))
-	replyID := ""
+	// An inbound message and its reply are kept under their own namespaces (shared/ids), so no id Telnyx
+	// sends can land on another record; a queued send's id is the ingress's snd_ key.
+	msgID, replyID := m.ID, ""
 	if m.Kind == events.KindInbound {
-		replyID = ReplyID(m.ID)
+		msgID, replyID = ids.Inbound(m.ID), ids.Reply(m.ID, 1)
 	}
 	for attempt := range maxConflicts {
 		l, cached := p.Cache.get(key)
-		if !cached || attempt > 0 || d.Redelivered || m.Kind != events.KindInbound {
+		loaded := !cached || attempt > 0 || d.Redelivered || m.Kind != events.KindInbound
+		if loaded {
 			var err error
-			if l, err = p.Store.Load(ctx, key, m.ID, replyID); err != nil {
+			if l, err = p.Store.Load(ctx, key, msgID, replyID); err != nil {
 				return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
 			}
 		}
@@ -159,10 +144,20 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Re
 		if cr.Duplicate {
 			// Committed before, yet delivered as new and met with a cached state: load what is left to do.
 			p.Cache.remove(key)
+			if loaded && m.Kind == events.KindInbound && l.Message == nil {
+				// Not under its key: committed by an older version under the raw id. Finish what it left.
+				in, reply, err := p.Store.LegacyInbound(ctx, m.ID)
+				if err != nil {
+					return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
+				}
+				if in != nil {
+					return p.deliver(ctx, log, key, l.Conversation, reply, d.Replay)
+				}
+			}
 			continue
 		}
-		if cr.Limited && target != nil {
-			target.Status, target.ErrorTitle = store.StatusSkipped, store.RateLimitedTitle
+		if cr.Skipped != "" && target != nil {
+			target.Status, target.ErrorCode, target.ErrorTitle = store.StatusSkipped, cr.Skipped, skipTitles[cr.Skipped]
 		}
 		p.Cache.put(key, commit.Conversation, cr.Version)
 		return p.deliver(ctx, log, key, commit.Conversation, target, d.Replay)
@@ -185,34 +180,43 @@ func (p *Processor) plan(m events.Message, l store.Loaded) (store.Commit, *store
 		c = conversation.New(at)
 	}
 	key := store.Key{Our: m.OurNumber, User: m.UserNumber}
+	now := p.now()
 	if m.Kind == events.KindSend {
 		rec := store.Message{ID: m.ID, Direction: store.DirectionOutbound, Our: m.OurNumber, User: m.UserNumber,
 			Text: m.Text, Status: store.StatusQueued, CreatedAt: at}
 		if l.Message != nil {
 			rec = *l.Message
 		}
-		return store.Commit{Key: key, ExpectVersion: l.Version, Conversation: c, Message: rec}, &rec
+		rec.Text = bounded(rec.Text)
+		return store.Commit{Key: key, ExpectVersion: l.Version, Conversation: c, Message: rec, Now: now}, &rec
 	}
 
 	wasOptedOut := c.OptedOut
-	res := p.Dialog.Step(c, conversation.Inbound{Text: m.Text, Media: m.Media}, at)
-	kw := keyword(m.Text)
+	media := m.Media[:min(len(m.Media), MaxMedia)]
+	res := p.Dialog.Step(c, conversation.Inbound{Text: m.Text, Media: media}, at)
 	switch {
-	case optOutWords[kw]:
+	case conversation.IsOptOut(m.Text):
 		res.Conversation.OptedOut = true
-	case optInWords[kw]:
+	case conversation.IsOptIn(m.Text):
 		res.Conversation.OptedOut = false
 	}
-	in := store.Message{ID: m.ID, Direction: store.DirectionInbound, Our: m.OurNumber, User: m.UserNumber,
-		Text: m.Text, Media: m.Media, Status: store.StatusReceived, CreatedAt: at}
-	commit := store.Commit{Key: key, ExpectVersion: l.Version, Conversation: res.Conversation, Message: in}
+	in := store.Message{ID: ids.Inbound(m.ID), Direction: store.DirectionInbound, Our: m.OurNumber, User: m.UserNumber,
+		Text: m.Text, Media: media, Status: store.StatusReceived, CreatedAt: at, TelnyxID: m.ID}
+	commit := store.Commit{Key: key, ExpectVersion: l.Version, Conversation: res.Conversation, Message: in, Now: now,
+		LegacyID: m.ID}
 	if !res.HasReply {
 		return commit, nil
 	}
-	reply := &store.Message{ID: ReplyID(m.ID), Direction: store.DirectionOutbound, Our: m.OurNumber,
-		User: m.UserNumber, Text: res.Reply, Status: store.StatusPending, CreatedAt: at, ReplyTo: m.ID}
-	if reason := blockReason(wasOptedOut, res.Conversation.OptedOut, kw, m.AutoresponseType); reason != "" {
-		reply.Status, reply.ErrorCode, reply.ErrorTitle = store.StatusBlocked, "40300", reason
+	reply := &store.Message{ID: ids.Reply(m.ID, 1), Direction: store.DirectionOutbound, Our: m.OurNumber,
+		User: m.UserNumber, Text: bounded(res.Reply), Status: store.StatusPending, CreatedAt: at, ReplyTo: in.ID}
+	switch {
+	case p.Ours.Has(m.UserNumber):
+		reply.Status, reply.ErrorCode, reply.ErrorTitle = store.StatusSkipped, store.SkipOurs, store.OursTitle
+	default:
+		kw := conversation.Keyword(m.Text)
+		if reason := blockReason(wasOptedOut, res.Conversation.OptedOut, kw, m.AutoresponseType); reason != "" {
+			reply.Status, reply.ErrorCode, reply.ErrorTitle = store.StatusBlocked, "40300", reason
+		}
 	}
 	commit.Reply = reply
 	return commit, reply
@@ -234,6 +238,17 @@ func blockReason(before, after bool, kw, autoresponse string) string {
 		return ""
 	}
 	return "recipient opted out"
+}
+
+// skipTitles are the error titles of the replies the commit skips, by reason.
+var skipTitles = map[string]string{store.SkipRateLimited: store.RateLimitedTitle, store.SkipLoop: store.LoopTitle}
+
+// bounded is text cut to what Telnyx accepts (sms.MaxParts segments, ending in sms.Marker when cut): the last
+// line of defence under the flows' own bounding, so no reply or queued send can be refused for its length
+// and the user always gets an answer.
+func bounded(text string) string {
+	out, _ := sms.Fit(text, sms.MaxParts)
+	return out
 }
 
 // deliver sends msg unless it was sent (or settled) before.
@@ -263,7 +278,7 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		p.countBlocked()
 		return Result{Outcome: Done}
 	}
-	res, err := p.Sender.Send(ctx, telnyx.SendRequest{From: msg.Our, To: msg.User, Text: msg.Text,
+	res, err := p.Sender.Send(ctx, telnyx.SendRequest{From: msg.Our, To: msg.User, Text: bounded(msg.Text),
 		MessagingProfileID: p.MessagingProfileID}, msg.ID)
 	if err == nil {
 		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: statusOr(res.Status, store.StatusQueued), TelnyxID: res.ID}); err != nil {

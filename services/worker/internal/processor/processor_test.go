@@ -11,6 +11,7 @@ import (
 	"github.com/smsconv/smsconv/services/worker/internal/processor"
 	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/redistest"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
@@ -85,14 +86,14 @@ func TestSeedDialogThroughProcessor(t *testing.T) {
 		t.Fatalf("replies\n got %q\nwant %q", got, want)
 	}
 	sent := e.fake.Messages()[0]
-	if sent.From != our || sent.To != user || sent.IdempotencyKey != processor.ReplyID("m1") {
+	if sent.From != our || sent.To != user || sent.IdempotencyKey != ids.Reply("m1", 1) {
 		t.Fatalf("reply sent as %+v", sent)
 	}
 	c, err := e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
 	if err != nil || c.State != "informed" || c.MessageCount != 3 {
 		t.Fatalf("stored conversation %+v %v", c, err)
 	}
-	r, err := e.store.GetMessage(context.Background(), processor.ReplyID("m1"))
+	r, err := e.store.GetMessage(context.Background(), ids.Reply("m1", 1))
 	if err != nil || r.Status != "queued" || r.TelnyxID != sent.ID {
 		t.Fatalf("reply record %+v %v", r, err)
 	}
@@ -155,7 +156,7 @@ func TestOptOutFrom40300(t *testing.T) {
 		t.Fatalf("40300: %v %s, want done (never retried, never dead-lettered)", r.Outcome, r.Reason)
 	}
 	reqs := e.fake.Requests()
-	rec, _ := e.store.GetMessage(context.Background(), processor.ReplyID("m1"))
+	rec, _ := e.store.GetMessage(context.Background(), ids.Reply("m1", 1))
 	c, _ := e.store.Conversation(context.Background(), store.Key{Our: our, User: user})
 	if rec.Status != store.StatusBlocked || rec.ErrorCode != "40300" || !c.OptedOut {
 		t.Fatalf("reply %+v, opted out %v", rec, c.OptedOut)
@@ -182,7 +183,7 @@ func TestPermanentFailureDeadLettersAndReplaySends(t *testing.T) {
 	if r.Outcome != processor.DeadLetter || !strings.Contains(r.Reason, "telnyx rejected") {
 		t.Fatalf("422: %v %q, want dead letter", r.Outcome, r.Reason)
 	}
-	rec, _ := e.store.GetMessage(context.Background(), processor.ReplyID("m1"))
+	rec, _ := e.store.GetMessage(context.Background(), ids.Reply("m1", 1))
 	if rec.Status != store.StatusFailed || rec.ErrorCode != "10015" {
 		t.Fatalf("reply record %+v", rec)
 	}
@@ -268,7 +269,7 @@ func TestOptOutWordsAndHelp(t *testing.T) {
 			t.Fatalf("%q: opted out = %v, want %v", s.text, c.OptedOut, s.optedOut)
 		}
 	}
-	blocked, _ := e.store.GetMessage(context.Background(), processor.ReplyID("mc"))
+	blocked, _ := e.store.GetMessage(context.Background(), ids.Reply("mc", 1))
 	if blocked.Status != store.StatusBlocked || blocked.Text != conversation.ReplyGreeting {
 		t.Fatalf("reply while opted out recorded as %+v, want blocked", blocked)
 	}
@@ -284,7 +285,7 @@ func TestOptOutWhenTelnyxAutoResponded(t *testing.T) {
 	if n := e.fake.Requests(); n != 0 {
 		t.Fatalf("%d sends; Telnyx already confirmed the opt-out, we must not text again", n)
 	}
-	rec, _ := e.store.GetMessage(context.Background(), processor.ReplyID("m1"))
+	rec, _ := e.store.GetMessage(context.Background(), ids.Reply("m1", 1))
 	if rec.Status != store.StatusBlocked || !strings.Contains(rec.ErrorTitle, "auto-response") {
 		t.Fatalf("reply recorded as %+v", rec)
 	}
