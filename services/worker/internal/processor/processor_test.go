@@ -2,6 +2,7 @@ package processor_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/redistest"
+	"github.com/smsconv/smsconv/shared/sms"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
 	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
@@ -306,5 +308,81 @@ func TestReplyRateLimitStoresButDoesNotAnswer(t *testing.T) {
 	c, _ := e.p.Store.Conversation(context.Background(), store.Key{Our: our, User: user})
 	if c.MessageCount != 4 || c.RateLimited != 2 {
 		t.Fatalf("conversation %+v: all inbound stored and the unanswered counted", c)
+	}
+}
+
+// The limit is a sliding window on our clock, not Telnyx's received_at: 60 messages in 10 s of our time
+// across a minute boundary, carrying received_at a minute apart each, get 30 replies with a limit of 30.
+func TestReplyLimitSlidesOnOurClock(t *testing.T) {
+	e := newEnv(t)
+	e.p.Store = store.New(e.redis.Client(), store.Options{Prefix: "rw", RepliesPerMinute: 30})
+	now := time.Date(2026, 6, 18, 12, 0, 55, 0, time.UTC)
+	e.p.Now = func() time.Time { return now }
+	for i := range 60 {
+		now = now.Add(10 * time.Second / 60)
+		if r := e.handle(t, inbound(fmt.Sprintf("m%02d", i), fmt.Sprintf("text %d", i), i), false); r.Outcome != processor.Done {
+			t.Fatalf("message %d: %v %v", i, r.Outcome, r.Err)
+		}
+	}
+	if n := len(e.fake.Messages()); n != 30 {
+		t.Fatalf("%d replies in 10 s across 12:01:00, want 30", n)
+	}
+	c, _ := e.p.Store.Conversation(context.Background(), store.Key{Our: our, User: user})
+	if c.MessageCount != 60 || c.RateLimited != 30 {
+		t.Fatalf("conversation %+v: all 60 stored, 30 counted as rate limited", c)
+	}
+	if rec, _ := e.p.Store.GetMessage(context.Background(), ids.Reply("m59", 1)); rec.Status != store.StatusSkipped || rec.ErrorCode != store.SkipRateLimited {
+		t.Fatalf("the 60th reply recorded as %+v", rec)
+	}
+}
+
+// longDialog answers every message with text, unbounded, as a careless flow might.
+type longDialog struct{ text string }
+
+func (d longDialog) Step(c conversation.Conversation, _ conversation.Inbound, now time.Time) conversation.Result {
+	c.MessageCount++
+	c.UpdatedAt = now
+	return conversation.Result{Conversation: c, Reply: d.text, HasReply: true}
+}
+
+func (longDialog) Version() string { return "long-1" }
+
+// Every outbound text is bounded by the processor however it was made: a reply from a dialog that does not
+// bound its own, and a queued send. Telnyx (the fake refuses over 10 segments) accepts both, and what is
+// stored is what was sent.
+func TestEveryOutboundTextIsBounded(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name string
+		text string
+		send bool
+	}{
+		{"reply of 5,000 GSM-7 characters", strings.Repeat("a", 5000), false},
+		{"reply of 700 UCS-2 characters", strings.Repeat("ж", 700), false},
+		{"queued send of 2,000 characters", strings.Repeat("b", 2000), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			e.p.Dialog = longDialog{text: tc.text}
+			m, id := inbound("m1", "hi", 0), ids.Reply("m1", 1)
+			if tc.send {
+				id = "snd_1"
+				if err := e.store.QueueSend(ctx, store.Message{ID: id, Our: our, User: user, Text: tc.text, CreatedAt: t0}); err != nil {
+					t.Fatal(err)
+				}
+				m = events.Message{Kind: events.KindSend, ID: id, OurNumber: our, UserNumber: user, Text: tc.text, AcceptedAt: t0}
+			}
+			if r := e.handle(t, m, false); r.Outcome != processor.Done {
+				t.Fatalf("%v %s %v", r.Outcome, r.Reason, r.Err)
+			}
+			sent := e.fake.Messages()
+			if len(sent) != 1 || sms.Count(sent[0].Text).Parts > sms.MaxParts || !strings.HasSuffix(sent[0].Text, sms.Marker) {
+				t.Fatalf("sent %d messages, the first of %d segments; want one of at most 10 ending in %q", len(sent), sms.Count(sent[0].Text).Parts, sms.Marker)
+			}
+			if rec, _ := e.store.GetMessage(ctx, id); rec.Text != sent[0].Text || rec.TelnyxID != sent[0].ID {
+				t.Fatalf("record %+v differs from what was sent", rec)
+			}
+		})
 	}
 }
