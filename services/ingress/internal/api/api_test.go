@@ -406,6 +406,24 @@ func TestConversations(t *testing.T) {
 	if resp := e.do("GET", "/conversations?limit=0", nil, e.admin(), &e404); resp.StatusCode != 400 {
 		t.Fatalf("bad limit: %d", resp.StatusCode)
 	}
+	// Replies skipped by the worker's reply limit are counted, and the count is shown.
+	limited := store.New(e.redis.Client(), store.Options{Prefix: "t", RepliesPerMinute: 1})
+	k := store.Key{Our: ourNumber, User: "+12125550003"}
+	for _, id := range []string{"in-2", "in-3"} {
+		l, err := limited.Load(ctx, k, id, "out-"+id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := limited.Apply(ctx, store.Commit{Key: k, ExpectVersion: l.Version, Conversation: l.Conversation,
+			Message: store.Message{ID: id, Direction: store.DirectionInbound, Our: ourNumber, User: k.User, Text: "hi", CreatedAt: t0},
+			Reply:   &store.Message{ID: "out-" + id, Direction: store.DirectionOutbound, Our: ourNumber, User: k.User, Text: "hi", Status: store.StatusPending}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var counted map[string]any
+	if resp := e.do("GET", "/conversations/%2B12125550003", nil, e.admin(), &counted); resp.StatusCode != 200 || counted["rate_limited"] != float64(1) {
+		t.Fatalf("conversation: %d rate_limited %v, want 1", resp.StatusCode, counted["rate_limited"])
+	}
 }
 
 func TestReadiness(t *testing.T) {

@@ -24,6 +24,7 @@ type conversationJSON struct {
 	CreatedAt    time.Time         `json:"created_at"`
 	UpdatedAt    time.Time         `json:"updated_at"`
 	OptedOut     bool              `json:"opted_out"`
+	RateLimited  int               `json:"rate_limited"` // inbound messages left unanswered by the reply limit
 	FlowVersion  string            `json:"flow_version,omitempty"`
 	Vars         map[string]string `json:"vars,omitempty"`
 }
@@ -60,7 +61,7 @@ func toMessageJSON(m store.Message) messageJSON {
 
 func toConversationJSON(k store.Key, s store.Summary) conversationJSON {
 	return conversationJSON{PhoneNumber: k.User, OurNumber: k.Our, State: s.State, MessageCount: s.MessageCount,
-		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, OptedOut: s.OptedOut, FlowVersion: s.FlowVersion, Vars: s.Vars}
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, OptedOut: s.OptedOut, RateLimited: s.RateLimited, FlowVersion: s.FlowVersion, Vars: s.Vars}
 }
 
 // listConversations answers a JSON array (the seed's shape); the next page is in the Link header.
