@@ -103,3 +103,27 @@ func Topology(tb testing.TB, js jetstream.JetStream, o events.StreamOptions) {
 		tb.Fatalf("natstest: ensure consumers: %v", err)
 	}
 }
+
+// WaitIdle waits until every partition consumer of the conversation stream has nothing pending and nothing
+// unacknowledged: the workers are done with all they were given, so what they sent is all they will send. It
+// fails the test if that takes over a minute.
+func WaitIdle(tb testing.TB, js jetstream.JetStream, partitions int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for p := 0; p < partitions; {
+		c, err := js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(p))
+		if err != nil {
+			tb.Fatalf("natstest: partition consumer %d: %v", p, err)
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			tb.Fatalf("natstest: consumers never idle: %v", err)
+		}
+		if info.NumPending == 0 && info.NumAckPending == 0 {
+			p++
+			continue
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

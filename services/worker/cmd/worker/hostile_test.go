@@ -76,29 +76,6 @@ func (w *worker) publish(in inbound) {
 	}
 }
 
-// waitIdle waits until every partition consumer has nothing pending and nothing unacknowledged: the worker
-// is done with all it was given, so what the fake received is all it will receive.
-func (w *worker) waitIdle() {
-	w.t.Helper()
-	ctx, cancel := context.WithTimeout(w.t.Context(), 60*time.Second)
-	defer cancel()
-	for p := 0; p < hostilePartitions; {
-		c, err := w.js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(p))
-		if err != nil {
-			w.t.Fatalf("partition consumer %d: %v", p, err)
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			w.t.Fatalf("consumers never idle: %v", err)
-		}
-		if info.NumPending == 0 && info.NumAckPending == 0 {
-			p++
-			continue
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func (w *worker) message(id string) store.Message {
 	w.t.Helper()
 	m, err := w.store.GetMessage(w.t.Context(), id)
@@ -219,7 +196,7 @@ func TestHostileInputThroughTheWorker(t *testing.T) {
 			w.publish(in)
 		}
 	}
-	w.waitIdle()
+	natstest.WaitIdle(t, w.js, hostilePartitions)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var want []string

@@ -103,27 +103,10 @@ func (e *env) dlq() []deadletter.Letter {
 	return out
 }
 
-// waitIdle waits until every partition consumer has nothing pending and nothing unacknowledged: the system
-// is done with all it was given, so what it sent is all it will send.
+// waitIdle waits until the consumers are done with all they were given.
 func (e *env) waitIdle() {
 	e.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for p := 0; p < partitions; {
-		c, err := e.js.Consumer(ctx, events.StreamConversations, events.PartitionConsumer(p))
-		if err != nil {
-			e.t.Fatal(err)
-		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			e.t.Fatalf("consumers never idle: %v", err)
-		}
-		if info.NumPending == 0 && info.NumAckPending == 0 {
-			p++
-			continue
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	natstest.WaitIdle(e.t, e.js, partitions)
 }
 
 // checkOrder asserts every user got exactly the unknown-command echoes of 1..n in order.
