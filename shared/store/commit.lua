@@ -5,7 +5,7 @@
 --       8 this conversation's reply texts of the loop window (hash: SHA-1 of the text -> times sent)
 -- ARGV: 1 expected version, 2 conversation fields (JSON object), 3 message fields (JSON), 4 reply fields
 --       (JSON or ""), 5 message id, 6 reply id, 7 history limit, 8 message TTL seconds, 9 index member,
---       10 replies allowed per minute (0: no limit), 11 error title of a rate-limited reply, 12 now (our
+--       10 replies allowed in any 60 s (0: no limit), 11 error title of a rate-limited reply, 12 now (our
 --       clock, Unix ms), 13 sends of one text within the loop window (0: no loop guard), 14 loop window
 --       seconds, 15 error title of a looping reply
 -- Returns {"ok", version, skipped} | {"dup", version, ""} | {"conflict", version, ""}; skipped is "" or why

@@ -66,7 +66,7 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("WORKER_MAX_INFLIGHT %d: want at least 1", c.MaxInFlight))
 	}
 	if c.RepliesPerMinute < 0 {
-		errs = append(errs, fmt.Errorf("REPLY_RATE_LIMIT %d: want replies per user per minute, 0 for no limit", c.RepliesPerMinute))
+		errs = append(errs, fmt.Errorf("REPLY_RATE_LIMIT %d: want replies per conversation in any 60 s, 0 for no limit", c.RepliesPerMinute))
 	}
 	if c.CacheSize < 0 {
 		errs = append(errs, fmt.Errorf("WORKER_CACHE_SIZE %d: want conversations to cache, 0 for none", c.CacheSize))
