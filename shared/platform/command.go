@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
+	"os/signal"
+	"syscall"
 	"text/tabwriter"
 
 	"github.com/smsconv/smsconv/shared/envconfig"
@@ -43,6 +46,18 @@ type Subcommand struct {
 	// Name is the first argument; Usage follows it in the help ("[flags] TEXT...  text our number ...").
 	Name, Usage string
 	Run         func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+}
+
+// Main runs the command as the process's main: with its arguments and environment, until SIGINT or SIGTERM,
+// exiting with status 1 (the error on stderr, after the binary's name) when it fails.
+func (c Command) Main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := c.Run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, c.Name+":", err)
+		os.Exit(1)
+	}
 }
 
 // Run dispatches args (without the program name).

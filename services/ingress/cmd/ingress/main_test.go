@@ -16,14 +16,14 @@ import (
 )
 
 func TestHelpAndVersionStartNothing(t *testing.T) {
-	platformtest.CheckHelpAndVersion(t, run, []string{"NATS_PARTITIONS=many", "TELNYX_PUBLIC_KEY="},
+	platformtest.CheckHelpAndVersion(t, command().Run, []string{"NATS_PARTITIONS=many", "TELNYX_PUBLIC_KEY="},
 		"TELNYX_PUBLIC_KEY", "(required)", "ADMIN_TOKEN", "HTTP_ADDR", ":8080", "WEBHOOK_TOLERANCE", "300s",
 		"SHUTDOWN_TIMEOUT", "15s", "NATS_URL", "nats://127.0.0.1:4222", "LOG_FORMAT", "json")
 }
 
 func TestBadConfigNamesTheVariable(t *testing.T) {
 	var out bytes.Buffer
-	err := run(context.Background(), nil, []string{"NATS_PARTITIONS=many"}, &out, &out)
+	err := command().Run(context.Background(), nil, []string{"NATS_PARTITIONS=many"}, &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "NATS_PARTITIONS") {
 		t.Fatalf("err = %v", err)
 	}
@@ -35,7 +35,7 @@ func TestServesUntilCancelled(t *testing.T) {
 	environ := []string{"NATS_URL=" + nats.URL, "REDIS_URL=" + redis.URL, "HTTP_ADDR=127.0.0.1:0",
 		"TELNYX_PUBLIC_KEY=" + base64.StdEncoding.EncodeToString(pub), "ADMIN_TOKEN=s3cret-token"}
 	svc := platformtest.Start(t, "ingress", func(ctx context.Context, logOut io.Writer) error {
-		return run(ctx, nil, environ, io.Discard, logOut)
+		return command().Run(ctx, nil, environ, io.Discard, logOut)
 	})
 	if code := svc.Get(t, "http", "/readyz"); code != http.StatusOK {
 		t.Fatalf("/readyz answered %d", code)

@@ -11,9 +11,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/smsconv/smsconv/services/sandbox/internal/app"
 	"github.com/smsconv/smsconv/services/sandbox/internal/config"
@@ -25,17 +22,10 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "sandbox:", err)
-		os.Exit(1)
-	}
-}
+func main() { command().Main() }
 
-func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+// command is the binary's command line (its tests run it with their own arguments and environment).
+func command() platform.Command {
 	return platform.Command{
 		Name:     "sandbox",
 		Summary:  "a local stand-in for Telnyx: fake Messaging API, simulated users, signed webhooks, receipts and faults",
@@ -47,7 +37,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			{Name: "keygen", Usage: "keygen\tprint a fresh SANDBOX_PRIVATE_KEY and its TELNYX_PUBLIC_KEY", Run: keygen},
 		},
 		Serve: platform.Serve(config.Load, app.Run, version),
-	}.Run(ctx, args, environ, stdout, stderr)
+	}
 }
 
 func keygen(_ context.Context, _ []string, stdout, _ io.Writer) error {

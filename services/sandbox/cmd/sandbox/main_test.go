@@ -17,7 +17,7 @@ import (
 
 func TestKeygen(t *testing.T) {
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"keygen"}, nil, &out, &out); err != nil {
+	if err := command().Run(context.Background(), []string{"keygen"}, nil, &out, &out); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -53,7 +53,7 @@ func TestRunErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := run(context.Background(), tc.args, tc.environ, &out, &out)
+			err := command().Run(context.Background(), tc.args, tc.environ, &out, &out)
 			if err == nil || !strings.Contains(err.Error(), tc.want) || (tc.wantIs != nil && !errors.Is(err, tc.wantIs)) {
 				t.Fatalf("err = %v, want one mentioning %q", err, tc.want)
 			}
@@ -62,7 +62,7 @@ func TestRunErrors(t *testing.T) {
 }
 
 func TestHelpAndVersionStartNothing(t *testing.T) {
-	platformtest.CheckHelpAndVersion(t, run, []string{"SANDBOX_FAILURE_RATE=2"},
+	platformtest.CheckHelpAndVersion(t, command().Run, []string{"SANDBOX_FAILURE_RATE=2"},
 		"sandbox say", "sandbox keygen", "sandbox version", "SANDBOX_ADDR", ":8090", "SANDBOX_SHUTDOWN_TIMEOUT", "10s",
 		"SANDBOX_PRIVATE_KEY", "INGRESS_WEBHOOK_URL", "http://127.0.0.1:8080/webhooks/sms", "LOG_FORMAT", "text")
 }
@@ -70,7 +70,7 @@ func TestHelpAndVersionStartNothing(t *testing.T) {
 func TestServesUntilCancelled(t *testing.T) {
 	environ := []string{"SANDBOX_ADDR=127.0.0.1:0", "LOG_FORMAT=json", "SANDBOX_API_KEY=s3cret-key"}
 	svc := platformtest.Start(t, "sandbox", func(ctx context.Context, logOut io.Writer) error {
-		return run(ctx, []string{"serve"}, environ, io.Discard, logOut)
+		return command().Run(ctx, []string{"serve"}, environ, io.Discard, logOut)
 	})
 	if code := svc.Get(t, "http", "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz answered %d", code)

@@ -5,11 +5,7 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/smsconv/smsconv/services/worker/internal/app"
 	"github.com/smsconv/smsconv/services/worker/internal/config"
@@ -20,17 +16,10 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "worker:", err)
-		os.Exit(1)
-	}
-}
+func main() { command().Main() }
 
-func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) error {
+// command is the binary's command line (its tests run it with their own arguments and environment).
+func command() platform.Command {
 	return platform.Command{
 		Name:     "worker",
 		Summary:  "consumes conversation work from NATS JetStream, advances conversations in Redis and sends replies through Telnyx",
@@ -44,5 +33,5 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 			},
 		}},
 		Serve: platform.Serve(config.Load, app.Run, version),
-	}.Run(ctx, args, environ, stdout, stderr)
+	}
 }

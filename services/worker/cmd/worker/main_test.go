@@ -17,7 +17,7 @@ import (
 )
 
 func TestHelpAndVersionStartNothing(t *testing.T) {
-	platformtest.CheckHelpAndVersion(t, run, []string{"NATS_PARTITIONS=many"},
+	platformtest.CheckHelpAndVersion(t, command().Run, []string{"NATS_PARTITIONS=many"},
 		"TELNYX_API_KEY", "(required)", "WORKER_ACK_WAIT", "30s", "SHUTDOWN_TIMEOUT", "20s", "METRICS_ADDR", ":9090",
 		"NATS_PARTITIONS", "16", "FLOW_FILE", "worker flow check|test|record")
 }
@@ -36,7 +36,7 @@ func TestArgumentErrors(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := run(context.Background(), tc.args, tc.environ, &out, &out)
+			err := command().Run(context.Background(), tc.args, tc.environ, &out, &out)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -65,7 +65,7 @@ func TestServesUntilCancelled(t *testing.T) {
 	nats, redis := natstest.Start(t), redistest.Start(t)
 	streamsOf(t, nats, 4)
 	svc := platformtest.Start(t, "worker", func(ctx context.Context, logOut io.Writer) error {
-		return run(ctx, nil, environ(nats.URL, redis.URL, 4), io.Discard, logOut)
+		return command().Run(ctx, nil, environ(nats.URL, redis.URL, 4), io.Discard, logOut)
 	})
 	if code := svc.Get(t, "metrics", "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz answered %d", code)
@@ -82,7 +82,7 @@ func TestRefusesAnotherPartitionCountAtOnce(t *testing.T) {
 	streamsOf(t, nats, 4)
 
 	logs := platformtest.NewLogs()
-	err := run(context.Background(), nil, environ(nats.URL, redis.URL, 8), io.Discard, logs)
+	err := command().Run(context.Background(), nil, environ(nats.URL, redis.URL, 8), io.Discard, logs)
 	if !errors.Is(err, events.ErrPartitionMismatch) {
 		t.Fatalf("err = %v, want a partition mismatch", err)
 	}
