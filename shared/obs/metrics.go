@@ -28,8 +28,22 @@ func Handler(g prometheus.Gatherer) http.Handler {
 // NewRedisErrors returns smsconv_redis_errors_total, which both services export: failed Redis operations by
 // a fixed operation name.
 func NewRedisErrors() *prometheus.CounterVec {
-	return prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: Namespace, Name: "redis_errors_total",
-		Help: "Failed Redis operations, by operation.",
-	}, []string{"op"})
+	return NewCounterVec("redis_errors_total", "Failed Redis operations, by operation.", "op")
+}
+
+// NewCounterVec returns the counter smsconv_<name> with labels: the services define their metrics through
+// these constructors so that every name carries the namespace.
+func NewCounterVec(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name, Help: help}, labels)
+}
+
+// NewHistogramVec returns the histogram smsconv_<name> with buckets (in seconds) and labels.
+func NewHistogramVec(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: Namespace, Name: name, Help: help, Buckets: buckets},
+		labels)
+}
+
+// NewGaugeVec returns the gauge smsconv_<name> with labels.
+func NewGaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, labels)
 }

@@ -35,20 +35,15 @@ type Metrics struct {
 // the same registry (a programming error, as with prometheus.MustRegister).
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: obs.Namespace, Name: "webhooks_total",
-			Help: "Telnyx webhooks received, by outcome (accepted, duplicate, invalid_signature, bad_request, unavailable).",
-		}, []string{"outcome"}),
-		webhookLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: obs.Namespace, Name: "webhook_duration_seconds",
-			Help:    "Time from reading a webhook to answering it (including the JetStream acknowledgement), by outcome.",
-			Buckets: fastBuckets,
-		}, []string{"outcome"}),
-		publishLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: obs.Namespace, Name: "publish_duration_seconds",
-			Help:    "Time for JetStream to acknowledge a publish, by result (ok, error).",
-			Buckets: fastBuckets,
-		}, []string{"result"}),
+		webhooks: obs.NewCounterVec("webhooks_total",
+			"Telnyx webhooks received, by outcome (accepted, duplicate, invalid_signature, bad_request, unavailable).",
+			"outcome"),
+		webhookLatency: obs.NewHistogramVec("webhook_duration_seconds",
+			"Time from reading a webhook to answering it (including the JetStream acknowledgement), by outcome.",
+			fastBuckets, "outcome"),
+		publishLatency: obs.NewHistogramVec("publish_duration_seconds",
+			"Time for JetStream to acknowledge a publish, by result (ok, error).",
+			fastBuckets, "result"),
 		redisErrors: obs.NewRedisErrors(),
 	}
 	reg.MustRegister(m.webhooks, m.webhookLatency, m.publishLatency, m.redisErrors)

@@ -44,40 +44,31 @@ type Metrics struct {
 // prometheus.MustRegister does).
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
-		processed: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: obs.Namespace, Name: "messages_processed_total",
-			Help: "Conversation messages handled by the worker, by outcome (done, retry, dead_letter, deferred).",
-		}, []string{"outcome"}),
-		procLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: obs.Namespace, Name: "message_processing_duration_seconds",
-			Help:    "Time to handle one message (Redis commit and Telnyx send), by outcome.",
-			Buckets: remoteBuckets,
-		}, []string{"outcome"}),
-		telnyxCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: obs.Namespace, Name: "telnyx_api_requests_total",
-			Help: "HTTP requests to the Telnyx Messaging API, by HTTP status code (\"error\" when no answer came back).",
-		}, []string{"code"}),
-		telnyxLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Namespace: obs.Namespace, Name: "telnyx_api_request_duration_seconds",
-			Help:    "Duration of HTTP requests to the Telnyx Messaging API, by status class (2xx, 4xx, 5xx, error).",
-			Buckets: remoteBuckets,
-		}, []string{"class"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: obs.Namespace, Name: "message_retries_total",
-			Help: "Messages handed back for a later attempt, by reason (redis, telnyx, conflict, order_check).",
-		}, []string{"reason"}),
-		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: obs.Namespace, Name: "dead_letters_total",
-			Help: "Messages moved to the dead-letter stream, by class (permanent, exhausted, undecodable).",
-		}, []string{"class"}),
+		processed: obs.NewCounterVec("messages_processed_total",
+			"Conversation messages handled by the worker, by outcome (done, retry, dead_letter, deferred).",
+			"outcome"),
+		procLatency: obs.NewHistogramVec("message_processing_duration_seconds",
+			"Time to handle one message (Redis commit and Telnyx send), by outcome.",
+			remoteBuckets, "outcome"),
+		telnyxCalls: obs.NewCounterVec("telnyx_api_requests_total",
+			"HTTP requests to the Telnyx Messaging API, by HTTP status code (\"error\" when no answer came back).",
+			"code"),
+		telnyxLatency: obs.NewHistogramVec("telnyx_api_request_duration_seconds",
+			"Duration of HTTP requests to the Telnyx Messaging API, by status class (2xx, 4xx, 5xx, error).",
+			remoteBuckets, "class"),
+		retries: obs.NewCounterVec("message_retries_total",
+			"Messages handed back for a later attempt, by reason (redis, telnyx, conflict, order_check).",
+			"reason"),
+		deadLetters: obs.NewCounterVec("dead_letters_total",
+			"Messages moved to the dead-letter stream, by class (permanent, exhausted, undecodable).",
+			"class"),
 		optedOut: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: obs.Namespace, Name: "opted_out_blocks_total",
 			Help: "Replies not delivered because the recipient opted out (Telnyx code 40300).",
 		}),
-		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Namespace: obs.Namespace, Name: "consumer_pending_messages",
-			Help: "Messages waiting in the stream for a consumer (JetStream num_pending), per consumer this worker runs.",
-		}, []string{"consumer"}),
+		pending: obs.NewGaugeVec("consumer_pending_messages",
+			"Messages waiting in the stream for a consumer (JetStream num_pending), per consumer this worker runs.",
+			"consumer"),
 		redisErrors: obs.NewRedisErrors(),
 	}
 	reg.MustRegister(m.processed, m.procLatency, m.telnyxCalls, m.telnyxLatency, m.retries, m.deadLetters,
