@@ -115,7 +115,7 @@ type recordingDialer struct {
 }
 
 func (d *recordingDialer) Dial(network, address string) (net.Conn, error) {
-	c, err := d.Dialer.Dial(network, address) //nolint:noctx // nats.CustomDialer has no context; Timeout bounds it
+	c, err := d.Dialer.Dial(network, address) // nats.CustomDialer has no context; Timeout bounds it
 	if err != nil {
 		d.err = err
 	}

@@ -157,7 +157,7 @@ func TestHTTPIsBoundBeforeReady(t *testing.T) {
 	if p.err != nil {
 		t.Fatalf("ready logged but %s refused a connection: %v", p.addr, p.err)
 	}
-	resp, err := http.Get("http://" + p.addr + "/") //nolint:noctx // a test's one request
+	resp, err := http.Get("http://" + p.addr + "/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,8 +122,9 @@ func RunBoundedEcho(t *testing.T, d conversation.Dialog) {
 			if !res.HasReply || !sms.Fits(res.Reply, sms.MaxParts) {
 				t.Fatalf("reply of %d segments (has reply %v), want at most %d", sms.Count(res.Reply).Parts, res.HasReply, sms.MaxParts)
 			}
-			quoted, ok := strings.CutPrefix(res.Reply, head)
-			if quoted, ok = strings.CutSuffix(quoted, sms.Marker+tail); !ok || !strings.HasPrefix(text, quoted) || len(quoted) < 100 {
+			quoted, hasHead := strings.CutPrefix(res.Reply, head)
+			quoted, hasTail := strings.CutSuffix(quoted, sms.Marker+tail)
+			if !hasHead || !hasTail || !strings.HasPrefix(text, quoted) || len(quoted) < 100 {
 				t.Fatalf("reply is not the unknown-command reply with a shortened echo: %.80q...", res.Reply)
 			}
 		})

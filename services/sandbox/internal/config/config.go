@@ -115,7 +115,7 @@ func (c *Config) validate() error {
 	if c.ShutdownTimeout <= 0 {
 		bad("SANDBOX_SHUTDOWN_TIMEOUT must be positive, got %s", c.ShutdownTimeout)
 	}
-	if err := c.Logging.Validate(); err != nil {
+	if err := c.Validate(); err != nil { // the embedded platform.Logging's LOG_LEVEL and LOG_FORMAT
 		bad("%v", err)
 	}
 	if len(problems) > 0 {

@@ -77,10 +77,11 @@ func receiptsComponent(conns *connect.Conns, cfg config.Config, log *slog.Logger
 func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow, metrics *workermetrics.Metrics,
 	log *slog.Logger) platform.Component {
 	var (
-		runner         *consumer.Runner
-		stopMembership context.CancelFunc
-		bg             sync.WaitGroup
+		runner *consumer.Runner
+		bg     sync.WaitGroup
 	)
+	// The membership and the runner's loop live from Start until Stop, not until the start-up's ctx ends.
+	memberCtx, stopMembership := context.WithCancel(context.Background())
 	return platform.Component{
 		Name: "consumer",
 		Start: func(ctx context.Context) error {
@@ -104,8 +105,6 @@ func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow
 				return err
 			}
 			group := membership.New(conns.NC, cfg.WorkerID, cfg.Partitions, cfg.Heartbeat, log)
-			var memberCtx context.Context
-			memberCtx, stopMembership = context.WithCancel(context.Background())
 			bg.Add(2)
 			go func() { defer bg.Done(); _ = group.Run(memberCtx, runner.Assign) }()
 			go func() { defer bg.Done(); runner.Run(memberCtx) }()
