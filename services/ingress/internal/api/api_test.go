@@ -326,8 +326,21 @@ func TestSend(t *testing.T) {
 			}
 		})
 	}
+	// A body that is not declared JSON (curl -d without -H sends a form) is refused as such.
+	for _, ct := range []string{"", "application/x-www-form-urlencoded", "text/plain"} {
+		t.Run("content type "+ct, func(t *testing.T) {
+			var got map[string]string
+			hdr := e.admin()
+			hdr["Content-Type"] = ct
+			resp := e.do("POST", "/sms/send", []byte(`{"to":"+12125551234","message":"x"}`), hdr, &got)
+			if resp.StatusCode != 415 || !strings.Contains(got["error"], "want application/json") {
+				t.Fatalf("status %d %v, want 415", resp.StatusCode, got)
+			}
+		})
+	}
 	var got map[string]string
 	hdr := e.admin()
+	hdr["Content-Type"] = "application/json; charset=utf-8"
 	hdr["Idempotency-Key"] = "order-42"
 	resp := e.do("POST", "/sms/send", []byte(`{"to":"+12125551234","message":"Your order shipped"}`), hdr, &got)
 	if resp.StatusCode != 202 || got["status"] != "queued" || got["id"] != "snd_order-42" || got["from"] != ourNumber {
@@ -336,6 +349,11 @@ func TestSend(t *testing.T) {
 	resp = e.do("POST", "/sms/send", []byte(`{"to":"+12125551234","message":"Your order shipped"}`), hdr, &got)
 	if resp.StatusCode != 202 || got["id"] != "snd_order-42" {
 		t.Fatalf("repeated send: %d %v", resp.StatusCode, got)
+	}
+	// The same key with another body is refused, and nothing more is queued (checked below).
+	resp = e.do("POST", "/sms/send", []byte(`{"to":"+12125551234","message":"Your order was cancelled"}`), hdr, &got)
+	if resp.StatusCode != 422 || !strings.Contains(got["error"], "Idempotency-Key: already used for a different request") {
+		t.Fatalf("key reused with another body: %d %v, want 422", resp.StatusCode, got)
 	}
 	if n := e.streamMsgs(events.StreamConversations); n != 1 {
 		t.Fatalf("stream holds %d sends, want 1", n)

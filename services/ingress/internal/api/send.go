@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"mime"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -36,6 +37,11 @@ type sendResponse struct {
 // send queues an outbound SMS for the worker. An Idempotency-Key header makes a retried request return the
 // same id instead of sending twice.
 func (s *Server) send(c echo.Context) error {
+	// Without this check a form-encoded body (curl -d without -H) binds as an empty request and is answered
+	// as an invalid phone number.
+	if mt, _, err := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType)); err != nil || mt != echo.MIMEApplicationJSON {
+		return echo.NewHTTPError(http.StatusUnsupportedMediaType, "Content-Type: want application/json")
+	}
 	var req sendRequest
 	if err := c.Bind(&req); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON body: want {\"to\": \"+E164\", \"message\": \"text\"}")
@@ -74,6 +80,12 @@ func (s *Server) send(c echo.Context) error {
 		return s.storeUnavailable("send")
 	}
 	if existing, err := s.d.Store.GetMessage(ctx, id); err == nil {
+		// As Telnyx does, a key names one request: reusing it for another message is refused, not answered
+		// with the first message as if this one had been queued.
+		if existing.Our != from || existing.User != to || existing.Text != req.Message {
+			return echo.NewHTTPError(http.StatusUnprocessableEntity,
+				"Idempotency-Key: already used for a different request (to, from or message differ); use a new key for a new message")
+		}
 		return c.JSON(http.StatusAccepted, sendResponse{ID: id, Status: existing.Status, From: existing.Our, To: existing.User, Text: existing.Text})
 	}
 	now := s.d.Now().UTC()
