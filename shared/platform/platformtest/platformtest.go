@@ -190,3 +190,29 @@ func CheckHelpAndVersion(t *testing.T, run RunFunc, refused []string, wantHelp .
 		})
 	}
 }
+
+// LoadCase is one environment for a service's configuration loader, and the text its error must contain
+// ("" when it must load).
+type LoadCase struct {
+	Name, WantErr string
+	Env           []string
+}
+
+// CheckLoad runs load on each case as a subtest: a case with WantErr must fail mentioning it, and a case
+// without must load and pass loaded (which checks the defaults were applied).
+func CheckLoad[C any](t *testing.T, load func(environ []string) (C, error), loaded func(testing.TB, C), cases []LoadCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.Name, func(t *testing.T) {
+			c, err := load(tc.Env)
+			switch {
+			case tc.WantErr == "" && err != nil:
+				t.Fatalf("Load: %v", err)
+			case tc.WantErr == "":
+				loaded(t, c)
+			case err == nil || !strings.Contains(err.Error(), tc.WantErr):
+				t.Fatalf("Load err = %v, want it to mention %q", err, tc.WantErr)
+			}
+		})
+	}
+}

@@ -1,53 +1,38 @@
 package config
 
 import (
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/smsconv/smsconv/shared/platform/platformtest"
 )
 
 func TestLoad(t *testing.T) {
 	const key = "TELNYX_API_KEY=k"
-	tests := []struct {
-		name    string
-		env     []string
-		wantErr string
-	}{
-		{"defaults with key", []string{key}, ""},
-		{"missing key", nil, "TELNYX_API_KEY is required"},
-		{"bad api url", []string{key, "TELNYX_API_URL=ftp://x"}, "TELNYX_API_URL"},
-		{"bad redis url", []string{key, "REDIS_URL=localhost:6379"}, "REDIS_URL"},
-		{"bad nats url", []string{key, "NATS_URL=nowhere"}, "NATS_URL"},
-		{"bad phone", []string{key, "TELNYX_PHONE_NUMBER=555"}, "TELNYX_PHONE_NUMBER"},
-		{"bad partitions", []string{key, "NATS_PARTITIONS=0"}, "NATS_PARTITIONS"},
-		{"bad inflight", []string{key, "WORKER_MAX_INFLIGHT=0"}, "WORKER_MAX_INFLIGHT"},
-		{"bad attempts", []string{key, "WORKER_MAX_ATTEMPTS=0"}, "WORKER_MAX_ATTEMPTS"},
-		{"bad rate limit", []string{key, "REPLY_RATE_LIMIT=-1"}, "REPLY_RATE_LIMIT"},
-		{"unparsable duration", []string{key, "WORKER_ACK_WAIT=soon"}, "WORKER_ACK_WAIT"},
-		{"short ack wait", []string{key, "WORKER_ACK_WAIT=1s"}, "WORKER_ACK_WAIT"},
-		{"bad heartbeat", []string{key, "WORKER_HEARTBEAT=0s"}, "WORKER_HEARTBEAT"},
-		{"bad shutdown", []string{key, "SHUTDOWN_TIMEOUT=-1s"}, "SHUTDOWN_TIMEOUT"},
-		{"bad log format", []string{key, "LOG_FORMAT=xml"}, "LOG_FORMAT"},
-		{"compose's sandbox key with Telnyx", []string{"TELNYX_API_KEY=sandbox"}, "set TELNYX_API_KEY to your Telnyx API key"},
-		{"placeholder key in capitals with Telnyx", []string{"TELNYX_API_KEY=SANDBOX", "TELNYX_API_URL=https://api.telnyx.com/v2"}, "development placeholder"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := Load(tc.env)
-			if tc.wantErr == "" {
-				if err != nil {
-					t.Fatalf("Load: %v", err)
-				}
-				if c.Partitions != 16 || c.WorkerID == "" || c.TelnyxAPIURL != "https://api.telnyx.com/v2" ||
-					c.ShutdownTimeout != 20*time.Second || c.LogFormat != "json" {
-					t.Fatalf("defaults not applied: %+v", c)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-				t.Fatalf("Load err = %v, want it to mention %q", err, tc.wantErr)
-			}
-		})
+	platformtest.CheckLoad(t, Load, loaded, []platformtest.LoadCase{
+		{Name: "defaults with key", Env: []string{key}},
+		{Name: "missing key", Env: nil, WantErr: "TELNYX_API_KEY is required"},
+		{Name: "bad api url", Env: []string{key, "TELNYX_API_URL=ftp://x"}, WantErr: "TELNYX_API_URL"},
+		// The shared variables (NATS_*, REDIS_URL, LOG_*, SHUTDOWN_TIMEOUT) are tested with platform.Config.
+		{Name: "platform variable", Env: []string{key, "REDIS_URL=localhost:6379"}, WantErr: "REDIS_URL"},
+		{Name: "bad phone", Env: []string{key, "TELNYX_PHONE_NUMBER=555"}, WantErr: "TELNYX_PHONE_NUMBER"},
+		{Name: "bad inflight", Env: []string{key, "WORKER_MAX_INFLIGHT=0"}, WantErr: "WORKER_MAX_INFLIGHT"},
+		{Name: "bad attempts", Env: []string{key, "WORKER_MAX_ATTEMPTS=0"}, WantErr: "WORKER_MAX_ATTEMPTS"},
+		{Name: "bad rate limit", Env: []string{key, "REPLY_RATE_LIMIT=-1"}, WantErr: "REPLY_RATE_LIMIT"},
+		{Name: "unparsable duration", Env: []string{key, "WORKER_ACK_WAIT=soon"}, WantErr: "WORKER_ACK_WAIT"},
+		{Name: "short ack wait", Env: []string{key, "WORKER_ACK_WAIT=1s"}, WantErr: "WORKER_ACK_WAIT"},
+		{Name: "bad heartbeat", Env: []string{key, "WORKER_HEARTBEAT=0s"}, WantErr: "WORKER_HEARTBEAT"},
+		{Name: "compose's sandbox key with Telnyx", Env: []string{"TELNYX_API_KEY=sandbox"}, WantErr: "set TELNYX_API_KEY to your Telnyx API key"},
+		{Name: "placeholder key in capitals with Telnyx", Env: []string{"TELNYX_API_KEY=SANDBOX", "TELNYX_API_URL=https://api.telnyx.com/v2"},
+			WantErr: "development placeholder"},
+	})
+}
+
+// loaded checks the defaults were applied.
+func loaded(tb testing.TB, c Config) {
+	if c.Partitions != 16 || c.WorkerID == "" || c.TelnyxAPIURL != "https://api.telnyx.com/v2" ||
+		c.ShutdownTimeout != 20*time.Second || c.LogFormat != "json" {
+		tb.Fatalf("defaults not applied: %+v", c)
 	}
 }
 
