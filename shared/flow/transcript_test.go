@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,34 +102,10 @@ func TestParseTranscript(t *testing.T) {
 	for i := range want {
 		got, w := tr.Turns[i], want[i]
 		if got.Line != w.Line || got.Wait != w.Wait || got.In.Text != w.In.Text || got.Reply != w.Reply ||
-			got.WantReply != w.WantReply || !equalMedia(got.In.Media, w.In.Media) || !equalExpect(got.Expect, w.Expect) {
+			got.WantReply != w.WantReply || !slices.Equal(got.In.Media, w.In.Media) || !slices.Equal(got.Expect, w.Expect) {
 			t.Errorf("turn %d:\n got %+v\nwant %+v", i, got, w)
 		}
 	}
-}
-
-func equalMedia(a, b []conversation.Media) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func equalExpect(a, b []flow.Expectation) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestParseTranscriptErrors(t *testing.T) {
@@ -243,7 +220,7 @@ func TestRecordRoundTrip(t *testing.T) {
 	}
 	for i := range tr.Turns {
 		if back.Turns[i].In.Text != tr.Turns[i].In.Text || back.Turns[i].Wait != tr.Turns[i].Wait ||
-			!equalMedia(back.Turns[i].In.Media, tr.Turns[i].In.Media) {
+			!slices.Equal(back.Turns[i].In.Media, tr.Turns[i].In.Media) {
 			t.Errorf("turn %d: recorded %+v, want input %+v", i, back.Turns[i], tr.Turns[i])
 		}
 	}
