@@ -41,25 +41,27 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out, errOut io.Writer) error {
-	full := load.DefaultConfig(false)
+	// The flags' defaults are those of the chosen mode: a -short run starts from smaller rates and runs.
+	short := wantsShort(args)
+	c := load.DefaultConfig(short)
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(errOut)
-	short := fs.Bool("short", false, "quick smoke run: a few seconds per scenario at small rates (the defaults below change)")
-	scenarios := fs.String("scenarios", strings.Join(full.Scenarios, ","), "scenarios to run: ingress, e2e, slow")
-	ingressRates := fs.String("ingress-rates", floats(full.IngressRates), "offered webhooks/s of the ingress-only scenario")
-	e2eRates := fs.String("e2e-rates", floats(full.E2ERates), "offered messages/s of the end-to-end scenario")
-	workers := fs.String("workers", ints(full.Workers), "worker counts of the end-to-end scenario")
-	users := fs.Int("users", full.Users, "simulated users (one conversation each) in the ingress and end-to-end scenarios")
-	slowRate := fs.Float64("slow-rate", full.SlowRate, "offered messages/s of the slow-provider scenario")
-	slowConvs := fs.String("slow-conversations", ints(full.SlowConversations), "conversation counts of the slow-provider scenario")
-	slowLatency := fs.Duration("slow-latency", full.SlowLatency, "latency of the fake Telnyx in the slow-provider scenario")
-	slowWorkers := fs.Int("slow-workers", full.SlowWorkers, "workers in the slow-provider scenario")
-	duration := fs.Duration("duration", full.Duration, "length of each measured run")
-	runs := fs.Int("runs", full.Runs, "runs per step (the report shows medians)")
-	warmup := fs.Duration("warmup", full.Warmup, "unmeasured load on each new stack before measuring")
-	drain := fs.Duration("drain-timeout", full.DrainTimeout, "longest wait for the workers to finish a run's messages")
-	partitions := fs.Int("partitions", full.Partitions, "conversation stream partitions")
-	workerEnv := fs.String("worker-env", strings.Join(full.WorkerEnv, ","), "comma-separated NAME=value pairs added to every worker's environment")
+	fs.Bool("short", short, "quick smoke run: a few seconds per scenario at small rates (with -short, -h shows its defaults)")
+	fs.Var(strs(&c.Scenarios), "scenarios", "scenarios to run: ingress, e2e, slow (a comma-separated `list`)")
+	fs.Var(floats(&c.IngressRates), "ingress-rates", "offered webhooks/s of the ingress-only scenario (a comma-separated `list`)")
+	fs.Var(floats(&c.E2ERates), "e2e-rates", "offered messages/s of the end-to-end scenario (a comma-separated `list`)")
+	fs.Var(ints(&c.Workers), "workers", "worker counts of the end-to-end scenario (a comma-separated `list`)")
+	fs.IntVar(&c.Users, "users", c.Users, "simulated users (one conversation each) in the ingress and end-to-end scenarios")
+	fs.Float64Var(&c.SlowRate, "slow-rate", c.SlowRate, "offered messages/s of the slow-provider scenario")
+	fs.Var(ints(&c.SlowConversations), "slow-conversations", "conversation counts of the slow-provider scenario (a comma-separated `list`)")
+	fs.DurationVar(&c.SlowLatency, "slow-latency", c.SlowLatency, "latency of the fake Telnyx in the slow-provider scenario")
+	fs.IntVar(&c.SlowWorkers, "slow-workers", c.SlowWorkers, "workers in the slow-provider scenario")
+	fs.DurationVar(&c.Duration, "duration", c.Duration, "length of each measured run")
+	fs.IntVar(&c.Runs, "runs", c.Runs, "runs per step (the report shows medians)")
+	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "unmeasured load on each new stack before measuring")
+	fs.DurationVar(&c.DrainTimeout, "drain-timeout", c.DrainTimeout, "longest wait for the workers to finish a run's messages")
+	fs.IntVar(&c.Partitions, "partitions", c.Partitions, "conversation stream partitions")
+	fs.Var(strs(&c.WorkerEnv), "worker-env", "NAME=value pairs added to every worker's environment (a comma-separated `list`)")
 	outDir := fs.String("out", "", "directory for results.json, results.md and latency.svg (default <repo>/bench, "+
 		"the published figures; with -short <repo>/.run/bench-short, so a smoke run never replaces them)")
 	jsonPath := fs.String("json", "", "JSON report (default <out>/results.json)")
@@ -73,54 +75,6 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
-	}
-
-	// Start from the defaults of the chosen mode and apply only the flags given.
-	c := load.DefaultConfig(*short)
-	var errs []error
-	fs.Visit(func(f *flag.Flag) {
-		var err error
-		switch f.Name {
-		case "scenarios":
-			c.Scenarios = strings.Split(*scenarios, ",")
-		case "ingress-rates":
-			c.IngressRates, err = parseFloats(*ingressRates)
-		case "e2e-rates":
-			c.E2ERates, err = parseFloats(*e2eRates)
-		case "workers":
-			c.Workers, err = parseInts(*workers)
-		case "users":
-			c.Users = *users
-		case "slow-rate":
-			c.SlowRate = *slowRate
-		case "slow-conversations":
-			c.SlowConversations, err = parseInts(*slowConvs)
-		case "slow-latency":
-			c.SlowLatency = *slowLatency
-		case "slow-workers":
-			c.SlowWorkers = *slowWorkers
-		case "duration":
-			c.Duration = *duration
-		case "runs":
-			c.Runs = *runs
-		case "warmup":
-			c.Warmup = *warmup
-		case "drain-timeout":
-			c.DrainTimeout = *drain
-		case "partitions":
-			c.Partitions = *partitions
-		case "worker-env":
-			c.WorkerEnv = nil
-			if *workerEnv != "" {
-				c.WorkerEnv = strings.Split(*workerEnv, ",")
-			}
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("-%s: %w", f.Name, err))
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
-		return err
 	}
 	level := slog.LevelInfo
 	if *quiet {
@@ -140,7 +94,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 			}
 		}
 	}
-	*outDir = orDefault(*outDir, resultsDir(root, *short))
+	*outDir = orDefault(*outDir, resultsDir(root, short))
 	if err := os.MkdirAll(*outDir, 0o755); err != nil {
 		return fmt.Errorf("results directory: %w", err)
 	}
@@ -209,42 +163,63 @@ func relTo(file, target string) string {
 	return target
 }
 
-func floats(xs []float64) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = strconv.FormatFloat(x, 'f', -1, 64)
+// wantsShort reports whether args ask for a -short run, before the flags are defined: their defaults
+// depend on it. A malformed value is left for the flag parser to report.
+func wantsShort(args []string) bool {
+	for _, a := range args {
+		if a == "--" {
+			return false
+		}
+		name, value, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name == "short" {
+			b, err := strconv.ParseBool(value)
+			return !hasValue || (err == nil && b)
+		}
+	}
+	return false
+}
+
+// listValue is a flag holding a comma-separated list (-workers 1,2,4), parsed and written element by element.
+type listValue[T any] struct {
+	v      *[]T
+	parse  func(string) (T, error)
+	format func(T) string
+}
+
+func (l listValue[T]) String() string {
+	if l.v == nil {
+		return ""
+	}
+	s := make([]string, len(*l.v))
+	for i, x := range *l.v {
+		s[i] = l.format(x)
 	}
 	return strings.Join(s, ",")
 }
 
-func ints(xs []int) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = strconv.Itoa(x)
+func (l listValue[T]) Set(s string) error {
+	var out []T
+	for f := range strings.SplitSeq(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		x, err := l.parse(f)
+		if err != nil {
+			return fmt.Errorf("%q: %w", f, err)
+		}
+		out = append(out, x)
 	}
-	return strings.Join(s, ",")
+	*l.v = out
+	return nil
 }
 
-func parseFloats(s string) ([]float64, error) {
-	var out []float64
-	for f := range strings.SplitSeq(s, ",") {
-		v, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil {
-			return nil, fmt.Errorf("%q: want comma-separated numbers", s)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+func strs(v *[]string) listValue[string] {
+	return listValue[string]{v, func(s string) (string, error) { return s, nil }, func(s string) string { return s }}
 }
 
-func parseInts(s string) ([]int, error) {
-	var out []int
-	for f := range strings.SplitSeq(s, ",") {
-		v, err := strconv.Atoi(strings.TrimSpace(f))
-		if err != nil {
-			return nil, fmt.Errorf("%q: want comma-separated integers", s)
-		}
-		out = append(out, v)
-	}
-	return out, nil
+func ints(v *[]int) listValue[int] { return listValue[int]{v, strconv.Atoi, strconv.Itoa} }
+
+func floats(v *[]float64) listValue[float64] {
+	return listValue[float64]{v, func(s string) (float64, error) { return strconv.ParseFloat(s, 64) },
+		func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }}
 }
