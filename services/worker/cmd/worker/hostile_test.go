@@ -49,7 +49,7 @@ func startWorker(t *testing.T, extra ...string) *worker {
 		"TELNYX_API_URL="+fake.BaseURL(), "TELNYX_PHONE_NUMBER="+ourA+","+ourB, "WORKER_HEARTBEAT=100ms")
 	env = append(env, extra...)
 	platformtest.Start(t, "worker", func(ctx context.Context, logOut io.Writer) error {
-		return run(ctx, nil, env, io.Discard, logOut)
+		return command().Run(ctx, nil, env, io.Discard, logOut)
 	})
 	return &worker{t: t, js: js, fake: fake, store: store.New(redis.Client(), store.Options{Prefix: "sms"})}
 }
