@@ -85,11 +85,6 @@ func (w *worker) message(id string) store.Message {
 	return m
 }
 
-// echo is the default flow's answer to an unknown text.
-func echo(text string) string {
-	return "You said: '" + text + "'\n\nI didn't understand that command. Type 'help' to see available options."
-}
-
 // TestHostileInputThroughTheWorker: one class of hostile input per case, each from its own sender, through
 // the real worker. Each case asserts what the fake Telnyx received (exactly once), the reply records' status
 // and what was stored. REPLY_RATE_LIMIT=0 here: the loop guard must hold without it.
