@@ -11,6 +11,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/ingress/internal/api"
 	"github.com/smsconv/smsconv/services/ingress/internal/config"
+	"github.com/smsconv/smsconv/services/ingress/internal/console"
 	"github.com/smsconv/smsconv/services/ingress/internal/metrics"
 	"github.com/smsconv/smsconv/shared/connect"
 	"github.com/smsconv/smsconv/shared/events"
@@ -32,22 +33,32 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	so := events.DefaultStreamOptions()
 	so.Partitions, so.MaxMsgs, so.MaxBytes = cfg.Partitions, cfg.StreamMaxMsgs, cfg.StreamMaxBytes
 
+	srv := server()
 	return svc.Run(ctx,
 		obs.Tracing("smsconv-ingress"),
 		conns.RedisComponent(cfg.Queue),
 		conns.NATSComponent(cfg.Queue, "ingress"),
 		conns.StreamsComponent(so),
-		svc.HTTP(platform.HTTP{Name: "http", Addr: cfg.HTTPAddr, Server: server(),
-			Handler: func() (http.Handler, error) { return handler(cfg, conns, log), nil }}),
+		svc.HTTP(platform.HTTP{Name: "http", Addr: cfg.HTTPAddr, Server: srv,
+			Handler: func() (http.Handler, error) { return handler(ctx, cfg, conns, log, srv) }}),
 	)
 }
 
-// handler is the API over the connections, built once they are up.
-func handler(cfg config.Config, conns *connect.Conns, log *slog.Logger) http.Handler {
+// handler is the API and the console over the connections, built once they are up. The console's live
+// streams end when the server starts shutting down, so they do not hold the shutdown up.
+func handler(ctx context.Context, cfg config.Config, conns *connect.Conns, log *slog.Logger, srv *http.Server) (http.Handler, error) {
 	reg := obs.NewRegistry()
-	return api.New(api.Deps{
+	st := store.New(conns.Redis, store.Options{Prefix: cfg.RedisPrefix})
+	con, err := console.New(console.Deps{Store: st, NC: conns.NC, JS: conns.JS, Log: log,
+		AdminToken: cfg.AdminToken, DefaultOur: cfg.OurNumbers.Default()})
+	if err != nil {
+		return nil, err
+	}
+	con.Start(ctx)
+	srv.RegisterOnShutdown(con.Close)
+	e := api.New(api.Deps{
 		NC: conns.NC, JS: conns.JS, Log: log,
-		Store:          store.New(conns.Redis, store.Options{Prefix: cfg.RedisPrefix}),
+		Store:          st,
 		Verifier:       telnyx.NewVerifier(cfg.PublicKeys, cfg.WebhookTolerance),
 		DefaultFrom:    cfg.OurNumbers.Default(),
 		AdminToken:     cfg.AdminToken,
@@ -56,6 +67,8 @@ func handler(cfg config.Config, conns *connect.Conns, log *slog.Logger) http.Han
 		Metrics:        metrics.New(reg),
 		Gatherer:       reg,
 	})
+	con.Register(e)
+	return e, nil
 }
 
 // server holds the HTTP limits: a webhook must be answered within Telnyx's 2 s, so slow clients are cut.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/smsconv/smsconv/services/sandbox/internal/simulator"
+	"github.com/smsconv/smsconv/services/sandbox/internal/webphone"
 	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
@@ -56,6 +57,7 @@ func New(fake *fakeapi.Fake, sim *simulator.Simulator, publicKey string, default
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
+	webphone.Register(mux, sim)
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusNotFound, errors.New("not found"))
 	})

@@ -67,6 +67,9 @@ type Simulator struct {
 	// optedOut holds the conversations (our number, user) whose user texted an opt-out word, as Telnyx keeps
 	// them, so a text that gets no reply can be reported as blocked rather than lost.
 	optedOut map[conv]bool
+	// texts and receiptOf are what the web phone shows: the users' texts and the receipts reported.
+	texts     []chatText
+	receiptOf map[string]string
 }
 
 // conv is one conversation: our number and the user's.
@@ -85,6 +88,8 @@ func New(fake *fakeapi.Fake, signer *fakeapi.Signer, set Settings, log *slog.Log
 		ctx:      ctx,
 		cancel:   cancel,
 		optedOut: map[conv]bool{},
+
+		receiptOf: map[string]string{},
 	}
 	fake.OnSend(s.onSend)
 	return s
@@ -146,6 +151,7 @@ func (s *Simulator) Send(ctx context.Context, t Text) (Result, error) {
 		EventID: res.EventID, MessageID: res.MessageID, From: t.From, To: t.To, Text: t.Text, Media: t.Media,
 		DeliveredTo: s.set.WebhookURL,
 	})
+	sentAt := time.Now()
 	status, answer, err := s.post(ctx, s.set.WebhookURL, body)
 	res.WebhookStatus, res.WebhookBody = status, answer
 	log := s.log.With("event_id", res.EventID, "from", phone.Mask(t.From), "to", phone.Mask(t.To))
@@ -158,6 +164,7 @@ func (s *Simulator) Send(ctx context.Context, t Text) (Result, error) {
 		return res, fmt.Errorf("%w: HTTP %d", ErrWebhookRejected, status)
 	}
 	log.Info("inbound webhook delivered", "status", status)
+	s.noteText(conv{our: t.To, user: t.From}, res, t, sentAt)
 	res.OptedOut, res.OptedIn = s.noteOptOut(conv{our: t.To, user: t.From}, t.Text)
 	if t.Wait <= 0 {
 		return res, nil
@@ -283,9 +290,13 @@ func (s *Simulator) receipts(m fakeapi.SentMessage) {
 			log.Warn("receipt rejected", "status", status)
 		default:
 			log.Debug("receipt delivered", "status", status)
+			s.noteReceipt(m.ID, receiptState[event])
 		}
 	}
 }
+
+// receiptState names what a receipt told the ingress, for the web phone.
+var receiptState = map[string]string{fakeapi.EventMessageSent: "sent", fakeapi.EventMessageFinalized: "delivered"}
 
 // post signs and posts a webhook, returning the status and the start of the answer.
 func (s *Simulator) post(ctx context.Context, url string, body []byte) (int, string, error) {

@@ -54,6 +54,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 		conns.ConsumersComponent(so), // the ingress owns the streams; the worker waits for them, then owns its consumers
 		svc.HTTP(platform.HTTP{Name: "metrics", Addr: cfg.MetricsAddr, Server: opsServer(),
 			Handler: func() (http.Handler, error) { return opsHandler(reg), nil }}),
+		totalsComponent(conns, cfg.WorkerID, reg),
 		receiptsComponent(conns, cfg, log),
 		consumeComponent(conns, cfg, dialog, metrics, log),
 	)
@@ -66,6 +67,7 @@ func receiptsComponent(conns *connect.Conns, cfg config.Config, log *slog.Logger
 		Name: "receipts",
 		Start: func(ctx context.Context) error {
 			rc.Store = store.New(conns.Redis, store.Options{Prefix: cfg.RedisPrefix})
+			rc.Announcer = events.Announcer{NC: conns.NC}
 			return rc.Start(ctx, conns.JS)
 		},
 		Stop: func(context.Context) error { rc.Stop(); return nil },
@@ -94,6 +96,7 @@ func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow
 				Ours:               cfg.OurNumbers,
 				Log:                log,
 				Metrics:            metrics,
+				Announcer:          events.Announcer{NC: conns.NC},
 			}
 			if cfg.CacheSize > 0 {
 				proc.Cache = processor.NewCache(cfg.CacheSize)

@@ -94,6 +94,8 @@ type Processor struct {
 	Cache *Cache
 	// Now is the clock (tests); defaults to time.Now.
 	Now func() time.Time
+	// Announcer tells live views (the console) that a conversation changed; the zero value tells nobody.
+	Announcer events.Announcer
 }
 
 // MaxMedia is the most media entries of a message the worker keeps and hands to the flow: Telnyx sends at
@@ -106,6 +108,7 @@ const maxConflicts = 8
 // commit) goes straight to the send: one Redis read, the send, one Redis write.
 func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Result {
 	key := store.Key{Our: m.OurNumber, User: m.UserNumber}
+	defer p.Announcer.Announce(events.Change{Our: m.OurNumber, User: m.UserNumber, MessageID: m.ID})
 	log := obs.WithTrace(ctx, p.Log).With("msg_id", m.ID, "event_id", m.EventID, "kind", m.Kind, "user", phone.Mask(m.UserNumber))
 	// An inbound message and its reply are kept under their own namespaces (shared/ids), so no id Telnyx
 	// sends can land on another record; a queued send's id is the ingress's snd_ key.

@@ -43,7 +43,9 @@ const unknownRetries = 12
 type Consumer struct {
 	Store *store.Store
 	Log   *slog.Logger
-	cc    jetstream.ConsumeContext
+	// Announcer tells live views (the console) that a message's status moved.
+	Announcer events.Announcer
+	cc        jetstream.ConsumeContext
 }
 
 // Start begins consuming; every worker consumes receipts, each receipt goes to one of them.
@@ -99,6 +101,9 @@ func (c *Consumer) handle(msg jetstream.Msg) {
 		_ = msg.Term()
 	default:
 		log.Debug("receipt", "msg_id", id, "status", status, "applied", outcome == store.ReceiptApplied)
+		if outcome == store.ReceiptApplied {
+			c.Announcer.Announce(events.Change{MessageID: id})
+		}
 		if err := msg.Ack(); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 			log.Debug("receipt ack", "err", err)
 		}

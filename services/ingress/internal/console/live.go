@@ -1,0 +1,142 @@
+package console
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go"
+
+	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/store"
+)
+
+// keepAlive is how often an idle live stream gets a comment, so proxies keep it open.
+const keepAlive = 15 * time.Second
+
+// hub fans the changes announced on NATS out to the browsers' live streams.
+type hub struct {
+	store *store.Store
+	log   *slog.Logger
+
+	mu      sync.Mutex
+	clients map[chan events.Change]struct{}
+	closed  bool
+	done    chan struct{}
+	sub     *nats.Subscription
+}
+
+func newHub(st *store.Store, log *slog.Logger) *hub {
+	return &hub{store: st, log: log, clients: map[chan events.Change]struct{}{}, done: make(chan struct{})}
+}
+
+func (h *hub) subscribe(nc *nats.Conn) error {
+	sub, err := nc.Subscribe(events.ChangesSubject, func(m *nats.Msg) {
+		ch, err := events.DecodeChange(m.Data)
+		if err != nil {
+			return
+		}
+		h.publish(ch)
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe to changes: %w", err)
+	}
+	h.sub = sub
+	return nil
+}
+
+// publish completes a receipt's change with its conversation and hands it to every stream. A stream too slow
+// to take it misses it: the next change reloads the same view anyway.
+func (h *hub) publish(ch events.Change) {
+	if ch.User == "" && ch.MessageID != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		m, err := h.store.GetMessage(ctx, ch.MessageID)
+		cancel()
+		if err != nil {
+			return
+		}
+		ch.Our, ch.User = m.Our, m.User
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for c := range h.clients {
+		select {
+		case c <- ch:
+		default:
+		}
+	}
+}
+
+func (h *hub) join() (chan events.Change, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return nil, false
+	}
+	c := make(chan events.Change, 64)
+	h.clients[c] = struct{}{}
+	return c, true
+}
+
+func (h *hub) leave(c chan events.Change) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.clients, c)
+}
+
+func (h *hub) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	h.closed = true
+	close(h.done)
+	if h.sub != nil {
+		_ = h.sub.Unsubscribe()
+	}
+}
+
+// events streams changes as Server-Sent Events ("change", data {our_number, user_number, message_id}). The
+// page then fetches the part it shows again, from the store, so the stream carries no second copy of the
+// data.
+func (c *Console) events(ctx echo.Context) error {
+	ch, ok := c.live.join()
+	if !ok {
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "shutting down")
+	}
+	defer c.live.leave(ch)
+	w := ctx.Response()
+	// The server's WriteTimeout is for ordinary requests; a live stream is meant to stay open.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprint(w, "retry: 2000\n: connected\n\n")
+	w.Flush()
+	tick := time.NewTicker(keepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Request().Context().Done():
+			return nil
+		case <-c.live.done:
+			return nil
+		case <-tick.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+		case change := <-ch:
+			b, _ := json.Marshal(change)
+			if _, err := fmt.Fprintf(w, "event: change\ndata: %s\n\n", b); err != nil {
+				return nil
+			}
+		}
+		w.Flush()
+	}
+}
