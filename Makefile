@@ -15,7 +15,7 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -s -w -X main.version=$(VERSION)
 TEST_FLAGS    ?= -race -count=1 -timeout 20m
 E2E_FLAGS     ?= -count=1 -timeout 30m
-E2E_PKGS      := ./e2e/... ./internal/chaos/... ./internal/load/...
+E2E_PKGS      := ./e2e/... ./browser/... ./internal/chaos/... ./internal/load/...
 NATS_VERSION  := v2.14.9
 GOLANGCI_LINT ?= golangci-lint
 
