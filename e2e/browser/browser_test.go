@@ -146,6 +146,12 @@ func waitText(tag, text string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.Search(fmt.Sprintf(`//%s[contains(normalize-space(.), %s)]`, tag, xpathString(text))))
 }
 
+// waitBubble waits for a message bubble of the thread ("inbound" or "outbound") whose text is exactly text.
+func waitBubble(direction, text string) chromedp.Action[chromedp.Void] {
+	return waitXPath(fmt.Sprintf(`//li[contains(@class,%s)]//p[normalize-space(.)=normalize-space(%s)]`,
+		xpathString(direction), xpathString(text)))
+}
+
 // waitXPath waits for a visible element matching an XPath.
 func waitXPath(xpath string) chromedp.Action[chromedp.Void] {
 	return chromedp.WaitVisible(chromedp.Search(xpath))

@@ -30,6 +30,9 @@ type Conversation struct {
 	FlowVersion  string            `json:"flow_version,omitempty"`
 	// RateLimited counts inbound messages left unanswered by the per-user reply limit (kept by the store).
 	RateLimited int `json:"rate_limited,omitempty"`
+	// TakenOver is set while an operator answers the user from the console: inbound messages are stored but
+	// the flow does not run, so it resumes in the same state when handed back.
+	TakenOver bool `json:"taken_over,omitempty"`
 }
 
 // New returns the state of a conversation that has not seen a message yet.

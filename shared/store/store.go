@@ -319,17 +319,26 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, u Update) error {
 
 // SetOptedOut marks a conversation as opted out (or back in) without changing anything else.
 func (s *Store) SetOptedOut(ctx context.Context, k Key, optedOut bool) error {
+	return s.setFlag(ctx, k, "opted_out", optedOut)
+}
+
+// SetTakenOver marks a conversation as answered by an operator (true) or handed back to the flow (false).
+func (s *Store) SetTakenOver(ctx context.Context, k Key, takenOver bool) error {
+	return s.setFlag(ctx, k, "taken_over", takenOver)
+}
+
+// setFlag sets a boolean field of the conversation. The version moves too, so a worker holding the
+// conversation in its cache (or mid-commit) reloads it instead of writing its old value back.
+func (s *Store) setFlag(ctx context.Context, k Key, field string, on bool) error {
 	v := "0"
-	if optedOut {
+	if on {
 		v = "1"
 	}
-	// The version moves too, so a worker holding the conversation in its cache reloads it instead of
-	// writing its old opt-out state back.
 	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.convKey(k), "opted_out", v)
+	pipe.HSet(ctx, s.convKey(k), field, v)
 	pipe.HIncrBy(ctx, s.convKey(k), "ver", 1)
 	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("set opted out: %w", err)
+		return fmt.Errorf("set %s: %w", field, err)
 	}
 	return nil
 }
@@ -480,18 +489,22 @@ func encodeConversation(c conversation.Conversation) map[string]string {
 		b, _ := json.Marshal(c.Vars)
 		vars = string(b)
 	}
-	opted := "0"
+	opted, taken := "0", "0"
 	if c.OptedOut {
 		opted = "1"
 	}
+	if c.TakenOver {
+		taken = "1"
+	}
 	return map[string]string{
-		"state":     c.State,
-		"count":     strconv.Itoa(c.MessageCount),
-		"created":   strconv.FormatInt(c.CreatedAt.UnixMilli(), 10),
-		"updated":   strconv.FormatInt(c.UpdatedAt.UnixMilli(), 10),
-		"vars":      vars,
-		"opted_out": opted,
-		"flow":      c.FlowVersion,
+		"taken_over": taken,
+		"state":      c.State,
+		"count":      strconv.Itoa(c.MessageCount),
+		"created":    strconv.FormatInt(c.CreatedAt.UnixMilli(), 10),
+		"updated":    strconv.FormatInt(c.UpdatedAt.UnixMilli(), 10),
+		"vars":       vars,
+		"opted_out":  opted,
+		"flow":       c.FlowVersion,
 	}
 }
 
@@ -512,6 +525,7 @@ func decodeConversation(h map[string]string) (conversation.Conversation, int64, 
 		CreatedAt:    millis(h["created"]),
 		UpdatedAt:    millis(h["updated"]),
 		OptedOut:     h["opted_out"] == "1",
+		TakenOver:    h["taken_over"] == "1",
 		FlowVersion:  h["flow"],
 		RateLimited:  limitedCount,
 	}

@@ -25,6 +25,7 @@ type conversationJSON struct {
 	UpdatedAt    time.Time         `json:"updated_at"`
 	OptedOut     bool              `json:"opted_out"`
 	RateLimited  int               `json:"rate_limited"` // inbound messages left unanswered by the reply limit
+	TakenOver    bool              `json:"taken_over"`
 	FlowVersion  string            `json:"flow_version,omitempty"`
 	Vars         map[string]string `json:"vars,omitempty"`
 }
@@ -61,7 +62,8 @@ func toMessageJSON(m store.Message) messageJSON {
 
 func toConversationJSON(k store.Key, s store.Summary) conversationJSON {
 	return conversationJSON{PhoneNumber: k.User, OurNumber: k.Our, State: s.State, MessageCount: s.MessageCount,
-		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, OptedOut: s.OptedOut, RateLimited: s.RateLimited, FlowVersion: s.FlowVersion, Vars: s.Vars}
+		CreatedAt: s.CreatedAt, UpdatedAt: s.UpdatedAt, OptedOut: s.OptedOut, RateLimited: s.RateLimited, TakenOver: s.TakenOver,
+		FlowVersion: s.FlowVersion, Vars: s.Vars}
 }
 
 // listConversations answers a JSON array (the seed's shape); the next page is in the Link header.

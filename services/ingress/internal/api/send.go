@@ -11,10 +11,9 @@ import (
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
 
-	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/services/ingress/internal/outbound"
 	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/phone"
-	"github.com/smsconv/smsconv/shared/store"
 )
 
 // maxTextChars is Telnyx's limit on a message's text.
@@ -72,36 +71,24 @@ func (s *Server) send(c echo.Context) error {
 		}
 		id = "snd_" + k
 	}
-	ctx := c.Request().Context()
-	key := store.Key{Our: from, User: to}
-	if conv, err := s.d.Store.Conversation(ctx, key); err == nil && conv.OptedOut {
-		return echo.NewHTTPError(http.StatusConflict, "recipient opted out (STOP): nothing is sent to this number until they text START")
-	} else if err != nil && !errors.Is(err, store.ErrNotFound) {
+	q := outbound.Queue{Store: s.d.Store, Publish: func(ctx context.Context, subject, msgID string, data []byte) error {
+		_, err := s.publish(ctx, subject, msgID, data)
+		return err
+	}}
+	rec, err := q.Send(c.Request().Context(), from, to, req.Message, id, s.d.Now())
+	switch {
+	case errors.Is(err, outbound.ErrOptedOut):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	case errors.Is(err, outbound.ErrKeyReused):
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "Idempotency-Key: "+err.Error())
+	case errors.Is(err, outbound.ErrStore):
 		return s.storeUnavailable("send")
-	}
-	if existing, err := s.d.Store.GetMessage(ctx, id); err == nil {
-		// As Telnyx does, a key names one request: reusing it for another message is refused, not answered
-		// with the first message as if this one had been queued.
-		if existing.Our != from || existing.User != to || existing.Text != req.Message {
-			return echo.NewHTTPError(http.StatusUnprocessableEntity,
-				"Idempotency-Key: already used for a different request (to, from or message differ); use a new key for a new message")
-		}
-		return c.JSON(http.StatusAccepted, sendResponse{ID: id, Status: existing.Status, From: existing.Our, To: existing.User, Text: existing.Text})
-	}
-	now := s.d.Now().UTC()
-	rec := store.Message{ID: id, Our: from, User: to, Text: req.Message, CreatedAt: now}
-	if err := s.d.Store.QueueSend(ctx, rec); err != nil {
-		return s.storeUnavailable("send")
-	}
-	m := events.Message{Kind: events.KindSend, ID: id, OurNumber: from, UserNumber: to, Text: req.Message, ReceivedAt: now, AcceptedAt: now}
-	if _, err := s.publish(ctx, events.ConversationSubject(from, to), id, m.Encode()); err != nil {
-		// Not queued: undo the record so GET /messages/{id} does not show a message that will never go.
-		_ = s.d.Store.DeleteMessage(context.WithoutCancel(ctx), id)
+	case err != nil:
 		s.d.Log.Warn("queue unavailable", "component", "send", "err", err)
 		return echo.NewHTTPError(http.StatusServiceUnavailable, "queue unavailable, retry later")
 	}
 	s.d.Log.Info("send queued", "component", "send", "msg_id", id, "to", phone.Mask(to))
-	return c.JSON(http.StatusAccepted, sendResponse{ID: id, Status: store.StatusQueued, From: from, To: to, Text: req.Message})
+	return c.JSON(http.StatusAccepted, sendResponse{ID: id, Status: rec.Status, From: rec.Our, To: rec.User, Text: rec.Text})
 }
 
 // validKey: a Telnyx-safe key (ids.Valid) short enough to stay one with the "snd_" prefix.

@@ -65,7 +65,8 @@ func New(d Deps) (*Console, error) {
 	}
 	c := &Console{d: d, keys: newKeys(d.AdminToken), pages: map[string]*template.Template{}}
 	funcs := template.FuncMap{"time": fmtTime, "clock": fmtClock, "statusClass": statusClass,
-		"isImage": isImage, "query": c.query, "threadURL": threadURL}
+		"isImage": isImage, "isOperator": isOperator, "query": c.query, "threadURL": threadURL, "actionURL": actionURL,
+		"key": func(our, user string) store.Key { return store.Key{Our: our, User: user} }}
 	for _, name := range []string{"login", "list", "thread", "deadletters", "error"} {
 		t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -106,6 +107,9 @@ func (c *Console) Register(e *echo.Echo) {
 	post := auth.Group("", c.requireCSRF)
 	post.POST("/logout", c.logout)
 	post.POST("/dead-letters/:id/replay", c.replay)
+	post.POST("/conversations/:phone/takeover", c.takeOver)
+	post.POST("/conversations/:phone/handback", c.handBack)
+	post.POST("/conversations/:phone/send", c.send)
 }
 
 // secure sets the headers every console response carries, and refuses the console without ADMIN_TOKEN.

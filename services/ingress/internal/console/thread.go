@@ -23,6 +23,8 @@ type Thread struct {
 	Conv      conversation.Conversation
 	TakenOver bool
 	Messages  []store.Message
+	// CSRF and SendKey go in the forms (the fragments render without the page).
+	CSRF, SendKey string
 }
 
 // thread shows one conversation as a chat. ?fragment=messages answers only the bubbles (live updates).
@@ -43,7 +45,11 @@ func (c *Console) thread(ctx echo.Context) error {
 	if err != nil {
 		return c.storeDown(ctx, err)
 	}
-	t := Thread{Key: k, Conv: conv, TakenOver: takenOver(store.Summary{Key: k, Conversation: conv}), Messages: hist}
+	t := Thread{Key: k, Conv: conv, TakenOver: takenOver(store.Summary{Key: k, Conversation: conv}), Messages: hist,
+		SendKey: sendKey()}
+	if s, ok := ctx.Get(sessionKey).(session); ok {
+		t.CSRF = c.keys.csrfToken(s)
+	}
 	return c.render(ctx, http.StatusOK, "thread", pageData{Title: phone.Mask(k.User), Nav: "list", Data: t,
 		Flash: ctx.QueryParam("done")})
 }
@@ -105,6 +111,11 @@ func statusClass(s string) string {
 		return "st-" + s
 	}
 	return "st-other"
+}
+
+// actionURL is the URL of a thread's form action (takeover, handback, send).
+func actionURL(k store.Key, action string) string {
+	return "/console/conversations/" + url.PathEscape(k.User) + "/" + action + "?our_number=" + url.QueryEscape(k.Our)
 }
 
 func isImage(contentType string) bool { return strings.HasPrefix(contentType, "image/") }

@@ -196,7 +196,15 @@ func (p *Processor) plan(m events.Message, l store.Loaded) (store.Commit, *store
 
 	wasOptedOut := c.OptedOut
 	media := m.Media[:min(len(m.Media), MaxMedia)]
-	res := p.Dialog.Step(c, conversation.Inbound{Text: m.Text, Media: media}, at)
+	var res conversation.Result
+	if c.TakenOver {
+		// An operator answers this user: keep the message, leave the flow where it is, reply nothing.
+		res.Conversation = c
+		res.Conversation.MessageCount++
+		res.Conversation.UpdatedAt = at.UTC()
+	} else {
+		res = p.Dialog.Step(c, conversation.Inbound{Text: m.Text, Media: media}, at)
+	}
 	switch {
 	case conversation.IsOptOut(m.Text):
 		res.Conversation.OptedOut = true
