@@ -1,5 +1,5 @@
-// Package api is the sandbox's HTTP surface: the fake Telnyx Messaging API under /v2, and the controls under
-// /sandbox to read the phones' inboxes, inject faults and text our number as a user.
+// Package api is the sandbox's HTTP surface: the fake Telnyx Messaging API under /v2, the controls under
+// /sandbox to read the phones' inboxes, inject faults and text our number as a user, and the web phone at /.
 package api
 
 import (
