@@ -282,4 +282,16 @@ func TestWebPhoneHello(t *testing.T) {
 		waitXPath(`(//li[contains(@class,"theirs")])[2]//span[contains(@class,"r-delivered")]`),
 	)
 	screenshot(t, ctx, "web-phone")
+
+	// The operator's view of the same conversation, as the README shows it beside the phone.
+	console := newBrowser(t, 900, 760)
+	signIn(t, console, s)
+	do(t, console, "the console's thread",
+		chromedp.Navigate(s.IngressURL+"/console/conversations/"+url.PathEscape(sandboxUser)),
+		waitBubble("inbound", "info"),
+		waitXPath(`(//li[contains(@class,"outbound")])[2]//span[contains(@class,"st-delivered")]`))
+	screenshot(t, console, "console-beside-phone")
 }
+
+// sandboxUser is the sandbox's default user number (SANDBOX_USER_NUMBER), the web phone's number.
+const sandboxUser = "+13125550123"
