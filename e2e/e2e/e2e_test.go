@@ -21,21 +21,7 @@ func TestMain(m *testing.M) { stack.TestMain(m, &bins) }
 
 func start(t *testing.T, o stack.Options) (*stack.Stack, *stack.Client) {
 	t.Helper()
-	o.Dir = t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := stack.Start(ctx, bins, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		s.Close()
-		if t.Failed() {
-			for _, p := range append([]*stack.Proc{s.Ingress, s.Sandbox}, s.Workers...) {
-				t.Logf("--- %s log tail:\n%s", p.Name, p.Tail(3000))
-			}
-		}
-	})
+	s := stack.StartT(t, bins, o)
 	return s, s.Client()
 }
 

@@ -30,3 +30,25 @@ func runTests(m *testing.M, bins *Binaries) int {
 	}
 	return m.Run()
 }
+
+// StartT starts a stack for t in the test's temporary directory (o.Dir is set) and stops it when the test
+// ends; a failed test logs the tail of each service's log.
+func StartT(t testing.TB, bins Binaries, o Options) *Stack {
+	t.Helper()
+	o.Dir = t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	s, err := Start(ctx, bins, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Close()
+		if t.Failed() {
+			for _, p := range append([]*Proc{s.Ingress, s.Sandbox}, s.Workers...) {
+				t.Logf("--- %s log tail:\n%s", p.Name, p.Tail(3000))
+			}
+		}
+	})
+	return s
+}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -90,13 +89,13 @@ func (s *Server) listConversations(c echo.Context) error {
 // getConversation shows one conversation with its history. The conversation is (our number, phone): our
 // number is ?our_number=, by default TELNYX_PHONE_NUMBER.
 func (s *Server) getConversation(c echo.Context) error {
-	user, err := pathPhone(c.Param("phone"))
+	user, err := phone.ParseURL(c.Param("phone"))
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "phone: "+err.Error())
 	}
 	our := s.d.DefaultFrom
 	if v := c.QueryParam("our_number"); v != "" {
-		if our, err = pathPhone(v); err != nil {
+		if our, err = phone.ParseURL(v); err != nil {
 			return echo.NewHTTPError(http.StatusBadRequest, "our_number: "+err.Error())
 		}
 	}
@@ -128,18 +127,6 @@ func (s *Server) getConversation(c echo.Context) error {
 		conversationJSON
 		Messages []messageJSON `json:"messages"`
 	}{toConversationJSON(k, store.Summary{Key: k, Conversation: conv}), msgs})
-}
-
-// pathPhone accepts "+12125551234", "%2B12125551234" or "12125551234" (a "+" is easy to lose in a URL).
-func pathPhone(v string) (string, error) {
-	if u, err := url.PathUnescape(v); err == nil {
-		v = u
-	}
-	v = strings.TrimSpace(v)
-	if !strings.HasPrefix(v, "+") {
-		v = "+" + v
-	}
-	return phone.ParseE164(v)
 }
 
 func (s *Server) getMessage(c echo.Context) error {

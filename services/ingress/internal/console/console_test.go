@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/nats-io/nats.go"
 
 	"github.com/smsconv/smsconv/services/ingress/internal/console"
 	"github.com/smsconv/smsconv/shared/events"
@@ -26,6 +28,11 @@ const token = "console-test-token"
 
 // serve runs the console with real NATS (JetStream) and Redis.
 func serve(t *testing.T, adminToken string) string {
+	u, _, _ := serveWith(t, adminToken)
+	return u
+}
+
+func serveWith(t *testing.T, adminToken string) (string, *nats.Conn, *store.Store) {
 	t.Helper()
 	ns := natstest.Start(t)
 	rs := redistest.Start(t)
@@ -48,7 +55,7 @@ func serve(t *testing.T, adminToken string) string {
 	c.Register(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, nc, st
 }
 
 func client() *http.Client {
@@ -151,5 +158,66 @@ func TestStaticAssetsAreEmbedded(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), want) || len(body) == 0 {
 			t.Errorf("GET %s: %d %q", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
+	}
+}
+
+// signIn returns a client holding a session.
+func signIn(t *testing.T, u string) *http.Client {
+	t.Helper()
+	c := client()
+	resp, err := c.PostForm(u+"/console/login", url.Values{"token": {token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in: %d", resp.StatusCode)
+	}
+	return c
+}
+
+// Changes announced on NATS reach the live stream; a receipt's change (a message id only) arrives with its
+// conversation, looked up in the store. Signed out, the stream is refused.
+func TestLiveStream(t *testing.T) {
+	u, nc, st := serveWith(t, token)
+	if resp, _ := get(t, client(), u+"/console/events"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("signed-out GET /console/events: %d, want a redirect to sign-in", resp.StatusCode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	k := store.Key{Our: "+12125550100", User: "+13125550123"}
+	if err := st.QueueSend(ctx, store.Message{ID: "snd_1", Our: k.Our, User: k.User, Text: "hi"}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u+"/console/events", nil)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := signIn(t, u).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("GET /console/events: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	lines := bufio.NewScanner(resp.Body)
+	next := func() string {
+		for lines.Scan() {
+			if d, ok := strings.CutPrefix(lines.Text(), "data: "); ok {
+				return d
+			}
+		}
+		t.Fatalf("stream ended: %v", lines.Err())
+		return ""
+	}
+	// The stream is open once its first comment arrived; announce after that.
+	for lines.Scan() && lines.Text() != ": connected" {
+	}
+	events.Announcer{NC: nc}.Announce(events.Change{Our: k.Our, User: k.User, MessageID: "in_1"})
+	if got := next(); !strings.Contains(got, `"user_number":"+13125550123"`) || !strings.Contains(got, `"message_id":"in_1"`) {
+		t.Fatalf("change = %s", got)
+	}
+	events.Announcer{NC: nc}.Announce(events.Change{MessageID: "snd_1"})
+	if got := next(); !strings.Contains(got, `"user_number":"+13125550123"`) || !strings.Contains(got, `"our_number":"+12125550100"`) {
+		t.Fatalf("receipt change = %s, want its conversation filled in", got)
 	}
 }

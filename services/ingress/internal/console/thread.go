@@ -56,13 +56,13 @@ func (c *Console) thread(ctx echo.Context) error {
 
 // threadKey reads the conversation from the path (the user) and ?our_number= (default TELNYX_PHONE_NUMBER).
 func (c *Console) threadKey(ctx echo.Context) (store.Key, error) {
-	user, err := pathPhone(ctx.Param("phone"))
+	user, err := phone.ParseURL(ctx.Param("phone"))
 	if err != nil {
 		return store.Key{}, err
 	}
 	our := c.d.DefaultOur
 	if v := ctx.QueryParam("our_number"); v != "" {
-		if our, err = pathPhone(v); err != nil {
+		if our, err = phone.ParseURL(v); err != nil {
 			return store.Key{}, err
 		}
 	}
@@ -70,18 +70,6 @@ func (c *Console) threadKey(ctx echo.Context) (store.Key, error) {
 		return store.Key{}, errors.New("our_number: required (TELNYX_PHONE_NUMBER is not configured)")
 	}
 	return store.Key{Our: our, User: user}, nil
-}
-
-// pathPhone accepts "+12125551234", "%2B12125551234" or "12125551234", as the API does.
-func pathPhone(v string) (string, error) {
-	if u, err := url.PathUnescape(v); err == nil {
-		v = u
-	}
-	v = strings.TrimSpace(v)
-	if !strings.HasPrefix(v, "+") {
-		v = "+" + v
-	}
-	return phone.ParseE164(v)
 }
 
 // threadURL is the thread page of k.
