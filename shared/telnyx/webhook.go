@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -322,6 +323,37 @@ func (w Webhook) InboundMessage() (InboundMessage, error) {
 		m.Media = append(m.Media, conversation.Media{URL: string(e.URL), ContentType: truncate(string(e.ContentType), maxShort), Size: max(int64(e.Size), 0)})
 	}
 	return m, nil
+}
+
+// MaxRecipients is how many entries of to[] and cc[] Recipients reads: a group MMS has a handful; the rest of
+// a longer list is not worth the parsing.
+const MaxRecipients = 32
+
+// Recipients are the numbers a message.received was sent to, normalized to E.164 (phone.Normalize) and without
+// repeats: to[] then cc[], at most MaxRecipients entries read. In a group MMS to[0] may be another user's number,
+// so the caller picks ours from this list rather than trusting InboundMessage.To. Entries that are not numbers
+// are skipped; a webhook of another type, or without a readable payload, has none.
+func (w Webhook) Recipients() []string {
+	if w.EventType != EventMessageReceived || requireObject(w.Payload, "data.payload") != nil {
+		return nil
+	}
+	var p struct {
+		To flexList[party] `json:"to"`
+		CC flexList[party] `json:"cc"`
+	}
+	if json.Unmarshal(w.Payload, &p) != nil {
+		return nil
+	}
+	var out []string
+	for i, e := range append(p.To, p.CC...) {
+		if i == MaxRecipients {
+			break
+		}
+		if n, err := phone.Normalize(string(e.PhoneNumber)); err == nil && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // number normalizes a phone number field (phone.Normalize).

@@ -375,3 +375,36 @@ func BenchmarkParseInbound(b *testing.B) {
 		}
 	}
 }
+
+func TestRecipients(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload string
+		want    []string
+	}{
+		{"to only", `{"to":[{"phone_number":"+17735550002"}]}`, []string{"+17735550002"}},
+		{"group MMS: to then cc, normalized, repeats dropped",
+			`{"to":[{"phone_number":"+1 312 555 0001"},{"phone_number":"17735550002"}],"cc":[{"phone_number":"+17735550002"},"+447911123456"]}`,
+			[]string{"+13125550001", "+17735550002", "+447911123456"}},
+		{"entries that are not numbers are skipped", `{"to":[{"phone_number":"ours"},{"phone_number":"+17735550002"}]}`, []string{"+17735550002"}},
+		{"no to", `{"from":{"phone_number":"+13125550001"}}`, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w, err := telnyx.ParseWebhook([]byte(inbound(tt.payload)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := w.Recipients(); !reflect.DeepEqual(got, tt.want) {
+				t.Fatalf("Recipients() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	receipt, err := telnyx.ParseWebhook([]byte(`{"data":{"event_type":"message.sent","id":"e","payload":{"to":[{"phone_number":"+17735550002"}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := receipt.Recipients(); got != nil {
+		t.Fatalf("a receipt has recipients %q", got)
+	}
+}
