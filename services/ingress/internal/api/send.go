@@ -72,7 +72,7 @@ func (s *Server) send(c echo.Context) error {
 		id = "snd_" + k
 	}
 	q := outbound.Queue{Store: s.d.Store, Publish: func(ctx context.Context, subject, msgID string, data []byte) error {
-		_, err := s.publish(ctx, subject, msgID, data)
+		_, err := s.publish(ctx, subject, msgID, data, nil)
 		return err
 	}}
 	rec, err := q.Send(c.Request().Context(), from, to, req.Message, id, s.d.Now())

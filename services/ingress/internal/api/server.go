@@ -21,6 +21,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/ingress/internal/metrics"
 	"github.com/smsconv/smsconv/shared/obs"
+	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
 )
@@ -34,6 +35,9 @@ type Deps struct {
 	Log      *slog.Logger
 	// DefaultFrom is the number POST /sms/send sends from when the request names none.
 	DefaultFrom string
+	// OurNumbers are our Telnyx numbers (TELNYX_PHONE_NUMBER): an inbound is answered from the one it was
+	// sent to, and only if it was sent to one; empty (development), to[0] is ours.
+	OurNumbers phone.Numbers
 	// AdminToken guards the operator endpoints; empty disables them.
 	AdminToken string
 	// WebhookMaxBody limits webhook bodies (413 past it).
@@ -164,7 +168,13 @@ func (s *Server) storeUnavailable(op string) error {
 	return echo.NewHTTPError(http.StatusServiceUnavailable, "store unavailable, retry later")
 }
 
+// healthz is the liveness probe: 503 once the NATS connection is closed for good (nats.go gives up after a
+// protocol error the server closed it for), which no waiting mends; the process then needs a restart. A
+// connection that is only reconnecting is alive (readyz reports it).
 func (s *Server) healthz(c echo.Context) error {
+	if s.d.NC != nil && s.d.NC.IsClosed() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "nats connection closed", "nats": "closed"})
+	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 

@@ -4,10 +4,13 @@ package app
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/smsconv/smsconv/services/ingress/internal/api"
 	"github.com/smsconv/smsconv/services/ingress/internal/config"
@@ -38,6 +41,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 		obs.Tracing("smsconv-ingress"),
 		conns.RedisComponent(cfg.Queue),
 		conns.NATSComponent(cfg.Queue, "ingress"),
+		exitWhenClosed(svc, conns),
 		conns.StreamsComponent(so),
 		svc.HTTP(platform.HTTP{Name: "http", Addr: cfg.HTTPAddr, Server: srv,
 			Handler: func() (http.Handler, error) { return handler(ctx, cfg, conns, log, srv) }}),
@@ -61,6 +65,7 @@ func handler(ctx context.Context, cfg config.Config, conns *connect.Conns, log *
 		Store:          st,
 		Verifier:       telnyx.NewVerifier(cfg.PublicKeys, cfg.WebhookTolerance),
 		DefaultFrom:    cfg.OurNumbers.Default(),
+		OurNumbers:     cfg.OurNumbers,
 		AdminToken:     cfg.AdminToken,
 		WebhookMaxBody: cfg.WebhookMaxBody,
 		PublishTimeout: cfg.PublishTimeout,
@@ -69,6 +74,19 @@ func handler(ctx context.Context, cfg config.Config, conns *connect.Conns, log *
 	})
 	con.Register(e)
 	return e, nil
+}
+
+// exitWhenClosed makes a NATS connection closed for good (the server dropped the client for a protocol
+// error; nats.go does not reconnect after that) fail the service, so the process exits non-zero and is
+// restarted with a new connection, instead of answering 503 forever. A close during shutdown fails nothing:
+// Run is no longer waiting for failures then.
+func exitWhenClosed(svc *platform.Service, conns *connect.Conns) platform.Component {
+	return platform.Component{Name: "nats-watch", Start: func(context.Context) error {
+		conns.NC.SetClosedHandler(func(nc *nats.Conn) {
+			svc.Fail(fmt.Errorf("nats connection closed for good (%v): exiting to be restarted", nc.LastError()))
+		})
+		return nil
+	}}
 }
 
 // server holds the HTTP limits: a webhook must be answered within Telnyx's 2 s, so slow clients are cut.

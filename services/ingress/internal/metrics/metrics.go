@@ -17,6 +17,8 @@ const (
 	WebhookInvalidSignature = "invalid_signature" // 401
 	WebhookBadRequest       = "bad_request"       // unreadable, too large or unparseable: 4xx other than 401
 	WebhookUnavailable      = "unavailable"       // NATS down or stream full: 503, Telnyx retries
+	WebhookInvalid          = "invalid"           // signed but unusable: kept in events.invalid, answered 200
+	WebhookIgnored          = "ignored"           // not to our numbers or from one: kept in events.ignored, 200
 )
 
 // fastBuckets are the latency buckets, in seconds: the webhook and publish paths live in the
@@ -36,7 +38,7 @@ type Metrics struct {
 func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		webhooks: obs.NewCounterVec("webhooks_total",
-			"Telnyx webhooks received, by outcome (accepted, duplicate, invalid_signature, bad_request, unavailable).",
+			"Telnyx webhooks received, by outcome (accepted, duplicate, invalid, ignored, invalid_signature, bad_request, unavailable).",
 			"outcome"),
 		webhookLatency: obs.NewHistogramVec("webhook_duration_seconds",
 			"Time from reading a webhook to answering it (including the JetStream acknowledgement), by outcome.",
@@ -48,7 +50,7 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.webhooks, m.webhookLatency, m.publishLatency, m.redisErrors)
 	// Known series start at zero so rate() and alerts see them before the first event.
-	for _, o := range []string{WebhookAccepted, WebhookDuplicate, WebhookInvalidSignature, WebhookBadRequest, WebhookUnavailable} {
+	for _, o := range []string{WebhookAccepted, WebhookDuplicate, WebhookInvalid, WebhookIgnored, WebhookInvalidSignature, WebhookBadRequest, WebhookUnavailable} {
 		m.webhooks.WithLabelValues(o)
 	}
 	for _, r := range []string{"ok", "error"} {
