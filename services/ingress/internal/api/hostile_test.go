@@ -15,8 +15,8 @@ import (
 )
 
 const (
-	ourOther   = "+15550001001" // our second number
-	otherUser  = "+12125559876"
+	ourOther  = "+15550001001" // our second number
+	otherUser = "+12125559876"
 )
 
 // inboundBody is a signed-shape message.received with the given payload fields spliced in.
