@@ -304,6 +304,7 @@ func TestURLsPointAtServicesInTheFile(t *testing.T) {
 		{"worker", "NATS_URL", "nats", "nats"},
 		{"worker", "REDIS_URL", "redis", "redis"},
 		{"worker", "TELNYX_API_URL", "http", "sandbox"},
+		{"ingress", "TELNYX_API_URL", "http", "sandbox"}, // or it refuses the development key
 		{"sandbox", "INGRESS_WEBHOOK_URL", "http", "ingress"},
 	}
 	for _, tt := range tests {
@@ -346,7 +347,7 @@ func TestRequiredSettings(t *testing.T) {
 		service string
 		keys    []string
 	}{
-		{"ingress", []string{"NATS_URL", "REDIS_URL", "TELNYX_PUBLIC_KEY", "TELNYX_PHONE_NUMBER", "ADMIN_TOKEN", "NATS_PARTITIONS"}},
+		{"ingress", []string{"NATS_URL", "REDIS_URL", "TELNYX_PUBLIC_KEY", "TELNYX_PHONE_NUMBER", "TELNYX_API_URL", "ADMIN_TOKEN", "NATS_PARTITIONS"}},
 		{"worker", []string{"NATS_URL", "REDIS_URL", "TELNYX_API_KEY", "TELNYX_API_URL", "TELNYX_PHONE_NUMBER", "METRICS_ADDR", "NATS_PARTITIONS"}},
 		{"sandbox", []string{"SANDBOX_PRIVATE_KEY", "INGRESS_WEBHOOK_URL", "TELNYX_PHONE_NUMBER"}},
 	}

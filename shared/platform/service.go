@@ -124,6 +124,8 @@ type HTTP struct {
 	Handler func() (http.Handler, error)
 	// OnListen, if set, is told the bound address (before "ready").
 	OnListen func(net.Addr)
+	// Wrap, if set, wraps the bound listener (a connection cap) before serving.
+	Wrap func(net.Listener) net.Listener
 }
 
 // HTTP returns the component serving h: Start binds the listener, so the port accepts connections before
@@ -146,6 +148,9 @@ func (s *Service) HTTP(h HTTP) Component {
 				if ln, err = lc.Listen(ctx, "tcp", h.Addr); err != nil {
 					return fmt.Errorf("listen on %s: %w", h.Addr, err)
 				}
+			}
+			if h.Wrap != nil {
+				ln = h.Wrap(ln)
 			}
 			h.Server.Handler = handler
 			if h.Server.ErrorLog == nil {

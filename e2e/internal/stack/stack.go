@@ -281,7 +281,9 @@ func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
 		ready: httpReady(s.SandboxURL + "/healthz")}
 	s.Ingress = &Proc{Name: "ingress", Path: bins.Ingress, Dir: dir,
 		Env: append(append(s.commonEnv(), "HTTP_ADDR=127.0.0.1:"+strconv.Itoa(ports.Ingress),
-			"TELNYX_PUBLIC_KEY="+fakeapi.DevPublicKey, "ADMIN_TOKEN="+s.AdminToken), o.IngressEnv...),
+			"TELNYX_PUBLIC_KEY="+fakeapi.DevPublicKey, "ADMIN_TOKEN="+s.AdminToken,
+			// A sandbox URL: the ingress accepts the development key and token only then.
+			"TELNYX_API_URL="+s.SandboxURL+"/v2"), o.IngressEnv...),
 		ready: httpReady(s.IngressURL + "/readyz")}
 	procs = append(procs, s.Sandbox, s.Ingress)
 

@@ -37,6 +37,7 @@ const (
 type env struct {
 	t      *testing.T
 	url    string
+	nc     *nats.Conn
 	nats   *natstest.Server
 	redis  *redistest.Server
 	js     jetstream.JetStream
@@ -69,7 +70,7 @@ func newEnv(t *testing.T, mutate ...func(*api.Deps)) *env {
 	}
 	srv := httptest.NewServer(api.New(d))
 	t.Cleanup(srv.Close)
-	return &env{t: t, url: srv.URL, nats: ns, redis: rs, js: js, store: st, signer: signer}
+	return &env{t: t, url: srv.URL, nc: nc, nats: ns, redis: rs, js: js, store: st, signer: signer}
 }
 
 // result is what the tests look at of a response (its body is read and closed by do).

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/smsconv/smsconv/services/ingress/internal/api"
@@ -143,5 +144,25 @@ func decodesAs(our, user string) func(*testing.T, *jetstream.RawStreamMsg) {
 		if m.OurNumber != our || m.UserNumber != user {
 			t.Fatalf("filed under our %s user %s, want %s %s", m.OurNumber, m.UserNumber, our, user)
 		}
+	}
+}
+
+// TestHealthzWhenNATSClosedForGood: a publish over the server's control-line limit (what the ingress never
+// sends any more) makes the server drop the client, and nats.go closes the connection for good; /healthz then
+// says so, so a liveness probe restarts the process (which also exits by itself: app tests).
+func TestHealthzWhenNATSClosedForGood(t *testing.T) {
+	e := newEnv(t)
+	var got map[string]string
+	if resp := e.do("GET", "/healthz", nil, nil, &got); resp.StatusCode != 200 {
+		t.Fatalf("healthz before: %d %v", resp.StatusCode, got)
+	}
+	closed := make(chan struct{})
+	e.nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
+	if err := e.nc.Publish("events."+strings.Repeat("x", 8<<10), []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	<-closed
+	if resp := e.do("GET", "/healthz", nil, nil, &got); resp.StatusCode != 503 || got["nats"] != "closed" {
+		t.Fatalf("healthz with the connection closed: %d %v", resp.StatusCode, got)
 	}
 }

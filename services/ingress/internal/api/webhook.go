@@ -56,7 +56,10 @@ func (s *Server) webhook(c echo.Context) (err error) {
 	c.SetRequest(c.Request().WithContext(ctx))
 	r := c.Request()
 	if r.ContentLength > s.d.WebhookMaxBody {
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge) // declared too large: answer before reading
+		// Declared too large: answer at once rather than wait for a body that may never come, and close the
+		// connection, whose unread body would otherwise be read (or waited for) before the next request.
+		c.Response().Header().Set(echo.HeaderConnection, "close")
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge)
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), r.Body, s.d.WebhookMaxBody))
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/smsconv/smsconv/services/ingress/internal/api"
 	"github.com/smsconv/smsconv/services/ingress/internal/config"
+	"github.com/smsconv/smsconv/services/ingress/internal/connlimit"
 	"github.com/smsconv/smsconv/services/ingress/internal/console"
 	"github.com/smsconv/smsconv/services/ingress/internal/metrics"
 	"github.com/smsconv/smsconv/shared/connect"
@@ -36,7 +38,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	so := events.DefaultStreamOptions()
 	so.Partitions, so.MaxMsgs, so.MaxBytes = cfg.Partitions, cfg.StreamMaxMsgs, cfg.StreamMaxBytes
 
-	srv := server()
+	srv := server(cfg)
 	return svc.Run(ctx,
 		obs.Tracing("smsconv-ingress"),
 		conns.RedisComponent(cfg.Queue),
@@ -44,7 +46,8 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 		exitWhenClosed(svc, conns),
 		conns.StreamsComponent(so),
 		svc.HTTP(platform.HTTP{Name: "http", Addr: cfg.HTTPAddr, Server: srv,
-			Handler: func() (http.Handler, error) { return handler(ctx, cfg, conns, log, srv) }}),
+			Handler: func() (http.Handler, error) { return handler(ctx, cfg, conns, log, srv) },
+			Wrap:    func(ln net.Listener) net.Listener { return connlimit.New(ln, cfg.MaxConns, cfg.MaxConnsPerIP) }}),
 	)
 }
 
@@ -89,8 +92,10 @@ func exitWhenClosed(svc *platform.Service, conns *connect.Conns) platform.Compon
 	}}
 }
 
-// server holds the HTTP limits: a webhook must be answered within Telnyx's 2 s, so slow clients are cut.
-func server() *http.Server {
-	return &http.Server{ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second,
-		WriteTimeout: 15 * time.Second, IdleTimeout: 90 * time.Second, MaxHeaderBytes: 64 << 10}
+// server holds the HTTP limits: a webhook must be answered within Telnyx's 2 s, so slow clients are cut, and
+// an idle keep-alive connection is closed soon (HTTP_IDLE_TIMEOUT) so idle connections cannot pile up to the
+// connection caps.
+func server(cfg config.Config) *http.Server {
+	return &http.Server{ReadHeaderTimeout: cfg.HeaderTimeout, ReadTimeout: 10 * time.Second,
+		WriteTimeout: 15 * time.Second, IdleTimeout: cfg.IdleTimeout, MaxHeaderBytes: 64 << 10}
 }

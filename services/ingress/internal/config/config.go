@@ -22,11 +22,22 @@ type Config struct {
 	PublishTimeout   time.Duration `env:"PUBLISH_TIMEOUT" envDefault:"1500ms" desc:"wait for JetStream's ack (Telnyx wants an answer within 2s)"`
 	StreamMaxMsgs    int64         `env:"STREAM_MAX_MSGS" envDefault:"1000000" desc:"backlog bound of the conversation stream (messages); past it 503"`
 	StreamMaxBytes   int64         `env:"STREAM_MAX_BYTES" envDefault:"1073741824" desc:"backlog bound of the conversation stream (bytes); past it 503"`
+	MaxConns         int           `env:"HTTP_MAX_CONNS" envDefault:"1024" desc:"open HTTP connections at most; past it a new one is answered 503 and closed"`
+	MaxConnsPerIP    int           `env:"HTTP_MAX_CONNS_PER_IP" envDefault:"256" desc:"open HTTP connections per source IP at most (0: no per-IP cap, e.g. behind a load balancer)"`
+	IdleTimeout      time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"15s" desc:"how long an idle keep-alive connection is kept open"`
+	HeaderTimeout    time.Duration `env:"HTTP_HEADER_TIMEOUT" envDefault:"3s" desc:"time to read a request's headers; a slower client is cut"`
 	platform.Config
 
 	// PublicKeys are parsed from TelnyxPublicKey by Load.
 	PublicKeys []ed25519.PublicKey `env:"-"`
 }
+
+// sandboxAdminToken is the ADMIN_TOKEN of docker-compose.yml and make run, published in the README: like the
+// development key pair, it is refused outside a sandbox.
+const sandboxAdminToken = "smsconv-sandbox-admin-token"
+
+// minAdminToken is the shortest ADMIN_TOKEN accepted outside a sandbox.
+const minAdminToken = 24
 
 // Defaults is the configuration with no variable set (TELNYX_PUBLIC_KEY is still required).
 func Defaults() Config {
@@ -48,6 +59,15 @@ func (c *Config) Validate() error {
 	} else {
 		c.PublicKeys = keys
 	}
+	if !c.Sandbox() {
+		errs = append(errs, c.productionSafe()...)
+	}
+	if c.MaxConns < 1 || c.MaxConnsPerIP < 0 || c.MaxConnsPerIP > c.MaxConns {
+		errs = append(errs, fmt.Errorf("HTTP_MAX_CONNS %d, HTTP_MAX_CONNS_PER_IP %d: want at least 1, and a per-IP cap of 0 (none) up to HTTP_MAX_CONNS", c.MaxConns, c.MaxConnsPerIP))
+	}
+	if c.IdleTimeout <= 0 || c.HeaderTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("HTTP_IDLE_TIMEOUT %s, HTTP_HEADER_TIMEOUT %s: want positive durations", c.IdleTimeout, c.HeaderTimeout))
+	}
 	if c.WebhookTolerance <= 0 {
 		errs = append(errs, fmt.Errorf("WEBHOOK_TOLERANCE %s: want a positive duration such as 300s", c.WebhookTolerance))
 	}
@@ -61,4 +81,30 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("STREAM_MAX_MSGS/STREAM_MAX_BYTES: want at least 1 message and 1 MiB"))
 	}
 	return errors.Join(errs...)
+}
+
+// productionSafe refuses, when TELNYX_API_URL is Telnyx rather than a sandbox, what anybody reading this
+// repository knows: the development public key (its private half is published, so it would accept webhooks
+// from anyone) and the sandbox's ADMIN_TOKEN, or a token short enough to guess.
+func (c *Config) productionSafe() []error {
+	var errs []error
+	dev, err := telnyx.ParsePublicKeys(telnyx.DevPublicKey)
+	if err != nil {
+		panic(err) // a constant of this repository
+	}
+	for _, k := range c.PublicKeys {
+		if k.Equal(dev[0]) {
+			errs = append(errs, errors.New("TELNYX_PUBLIC_KEY is the development key, whose private half is in the repository: "+
+				"set the public key from the Telnyx portal (Keys & Credentials > Public Key), or point TELNYX_API_URL at a sandbox"))
+		}
+	}
+	switch {
+	case c.AdminToken == sandboxAdminToken:
+		errs = append(errs, errors.New("ADMIN_TOKEN is the sandbox's published token: set a random one of at least 24 characters "+
+			"(e.g. openssl rand -hex 24), or leave it unset to disable the admin API"))
+	case c.AdminToken != "" && len(c.AdminToken) < minAdminToken:
+		errs = append(errs, fmt.Errorf("ADMIN_TOKEN has %d characters, at least %d are required outside a sandbox "+
+			"(e.g. openssl rand -hex 24), or leave it unset to disable the admin API", len(c.AdminToken), minAdminToken))
+	}
+	return errs
 }
