@@ -166,3 +166,49 @@ func TestHealthzWhenNATSClosedForGood(t *testing.T) {
 		t.Fatalf("healthz with the connection closed: %d %v", resp.StatusCode, got)
 	}
 }
+
+// TestSendRefusesHostileRequests: /sms/send refuses what would text ourselves, from a number not ours, cost
+// more than a message, or that Telnyx would refuse; nothing is queued or recorded for a refused request.
+func TestSendRefusesHostileRequests(t *testing.T) {
+	e := newEnv(t, func(d *api.Deps) { d.OurNumbers = phone.Numbers{ourNumber, ourOther} })
+	gsm11 := strings.Repeat("a", 153*10+1) // 11 GSM-7 parts, under 1,600 characters
+	ucs11 := strings.Repeat("é€😀", 180)    // UCS-2: 11 parts
+	tests := []struct {
+		name, body, wantError string
+	}{
+		{"to our number", `{"to":"` + ourNumber + `","message":"x"}`, "to: one of our own numbers"},
+		{"to our other number", `{"to":"` + ourOther + `","message":"x"}`, "to: one of our own numbers"},
+		{"from not ours", `{"to":"` + userNumber + `","from":"` + otherUser + `","message":"x"}`, "from: not one of our numbers"},
+		{"premium-rate", `{"to":"+19002345678","message":"x"}`, "to: a premium-rate number"},
+		{"shared-cost", `{"to":"+33884012345","message":"x"}`, "to: a shared-cost number"},
+		{"NUL only", `{"to":"` + userNumber + `","message":"\u0000\u0000"}`, "control character U+0000"},
+		{"control character", `{"to":"` + userNumber + `","message":"hi\u0007"}`, "control character U+0007"},
+		{"invisible only", `{"to":"` + userNumber + `","message":" \u200b\u00a0 "}`, "message: required"},
+		{"11 GSM-7 segments", `{"to":"` + userNumber + `","message":"` + gsm11 + `"}`, "11 segments (gsm7), at most 10"},
+		{"11 UCS-2 segments", `{"to":"` + userNumber + `","message":"` + ucs11 + `"}`, "11 segments (ucs2), at most 10"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got map[string]string
+			resp := e.do("POST", "/sms/send", []byte(tc.body), e.admin(), &got)
+			if resp.StatusCode != 422 || !strings.Contains(got["error"], tc.wantError) {
+				t.Fatalf("answered %d %v, want 422 %q", resp.StatusCode, got, tc.wantError)
+			}
+		})
+	}
+	if n := e.streamMsgs(events.StreamConversations); n != 0 {
+		t.Fatalf("refused sends queued %d messages", n)
+	}
+	if n, err := e.redis.Client().DBSize(context.Background()).Result(); err != nil || n != 0 {
+		t.Fatalf("refused sends left %d Redis keys (%v)", n, err)
+	}
+	// From our other number, to a user, with 10 segments: sent.
+	var got map[string]string
+	body := `{"to":"` + userNumber + `","from":"` + ourOther + `","message":"` + strings.Repeat("a", 1530) + `"}`
+	if resp := e.do("POST", "/sms/send", []byte(body), e.admin(), &got); resp.StatusCode != 202 || got["from"] != ourOther {
+		t.Fatalf("send from our other number: %d %v", resp.StatusCode, got)
+	}
+	if _, m := e.lastConversationMsg(); m.OurNumber != ourOther || m.UserNumber != userNumber {
+		t.Fatalf("queued %+v", m)
+	}
+}

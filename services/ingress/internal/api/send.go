@@ -3,9 +3,10 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
-	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -14,6 +15,7 @@ import (
 	"github.com/smsconv/smsconv/services/ingress/internal/outbound"
 	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/phone"
+	"github.com/smsconv/smsconv/shared/sms"
 )
 
 // maxTextChars is Telnyx's limit on a message's text.
@@ -45,24 +47,12 @@ func (s *Server) send(c echo.Context) error {
 	if err := c.Bind(&req); err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "malformed JSON body: want {\"to\": \"+E164\", \"message\": \"text\"}")
 	}
-	to, err := phone.ParseE164(req.To)
+	to, from, err := s.sendNumbers(req)
 	if err != nil {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, "to: "+err.Error())
+		return err
 	}
-	from := s.d.DefaultFrom
-	if req.From != "" {
-		if from, err = phone.ParseE164(req.From); err != nil {
-			return echo.NewHTTPError(http.StatusUnprocessableEntity, "from: "+err.Error())
-		}
-	}
-	if from == "" {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, "from: required (TELNYX_PHONE_NUMBER is not configured)")
-	}
-	if strings.TrimSpace(req.Message) == "" {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, "message: required")
-	}
-	if n := utf8.RuneCountInString(req.Message); n > maxTextChars {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, "message: too long ("+itoa(n)+" characters, at most 1600)")
+	if err := checkText(req.Message); err != nil {
+		return err
 	}
 	id := "snd_" + uuid.NewString()
 	if k := c.Request().Header.Get("Idempotency-Key"); k != "" {
@@ -89,6 +79,65 @@ func (s *Server) send(c echo.Context) error {
 	}
 	s.d.Log.Info("send queued", "component", "send", "msg_id", id, "to", phone.Mask(to))
 	return c.JSON(http.StatusAccepted, sendResponse{ID: id, Status: rec.Status, From: rec.Our, To: rec.User, Text: rec.Text})
+}
+
+// sendNumbers checks the numbers of a send: to must be a valid number that is not ours (we would text
+// ourselves, and answer) and costs no more than a message (premium-rate and shared-cost numbers are how toll
+// fraud is paid); from must be one of ours when TELNYX_PHONE_NUMBER is set.
+func (s *Server) sendNumbers(req sendRequest) (to, from string, err error) {
+	from = s.d.DefaultFrom
+	switch n, err := phone.Normalize(req.From); {
+	case req.From == "":
+	case err == nil && s.d.OurNumbers.Has(n):
+		from = n
+	case len(s.d.OurNumbers) > 0:
+		return "", "", echo.NewHTTPError(http.StatusUnprocessableEntity, "from: not one of our numbers (TELNYX_PHONE_NUMBER)")
+	default: // no numbers configured (development): any valid one
+		if from, err = phone.ParseE164(req.From); err != nil {
+			return "", "", echo.NewHTTPError(http.StatusUnprocessableEntity, "from: "+err.Error())
+		}
+	}
+	if from == "" {
+		return "", "", echo.NewHTTPError(http.StatusUnprocessableEntity, "from: required (TELNYX_PHONE_NUMBER is not configured)")
+	}
+	// Ours before valid: our numbers need only be possible ones (a test range), and the answer should say why.
+	if n, err := phone.Normalize(req.To); err == nil && (n == from || s.d.OurNumbers.Has(n)) {
+		return "", "", echo.NewHTTPError(http.StatusUnprocessableEntity, "to: one of our own numbers")
+	}
+	if to, err = phone.ParseE164(req.To); err != nil {
+		return "", "", echo.NewHTTPError(http.StatusUnprocessableEntity, "to: "+err.Error())
+	}
+	if kind, charged := phone.Charged(to); charged {
+		return "", "", echo.NewHTTPError(http.StatusUnprocessableEntity, "to: a "+kind+" number, which this API does not text")
+	}
+	return to, from, nil
+}
+
+// checkText refuses a text Telnyx would refuse or that says nothing: empty, only spaces and invisible
+// characters, a control character other than tab and line breaks (NUL...), over 1,600 characters, or more than
+// sms.MaxParts segments.
+func checkText(text string) error {
+	visible := false
+	for _, r := range text {
+		switch {
+		case r == '\t' || r == '\n' || r == '\r':
+		case unicode.IsControl(r):
+			return echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("message: has the control character %U", r))
+		case !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r):
+			visible = true
+		}
+	}
+	if !visible {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "message: required (it has no visible character)")
+	}
+	if n := utf8.RuneCountInString(text); n > maxTextChars {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "message: too long ("+itoa(n)+" characters, at most 1600)")
+	}
+	if seg := sms.Count(text); seg.Parts > sms.MaxParts {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("message: too long: %d segments (%s), at most %d",
+			seg.Parts, seg.Encoding, sms.MaxParts))
+	}
+	return nil
 }
 
 // validKey: a Telnyx-safe key (ids.Valid) short enough to stay one with the "snd_" prefix.
