@@ -15,11 +15,12 @@ VERSION       ?= $(shell git describe --tags --always --dirty 2>/dev/null || ech
 LDFLAGS       := -s -w -X main.version=$(VERSION)
 TEST_FLAGS    ?= -race -count=1 -timeout 20m
 E2E_FLAGS     ?= -count=1 -timeout 30m
+FUZZ_TIME     ?= 20s
 E2E_PKGS      := ./e2e/... ./browser/... ./internal/chaos/... ./internal/load/...
 NATS_VERSION  := v2.14.9
 GOLANGCI_LINT ?= golangci-lint
 
-.PHONY: help build test e2e lint fmt run chaos bench clean nats-server
+.PHONY: help build test fuzz e2e lint fmt run chaos bench clean nats-server
 
 help: ## Show this help.
 	@echo "Usage: make <target>"
@@ -38,7 +39,7 @@ build: ## Build bin/ingress, bin/worker and bin/sandbox.
 # Each module of go.work is vetted and tested in its own directory: `go test ./...` at the root of a workspace
 # only covers the root module. A module that fails does not stop the others; the target fails at the end and
 # names every failed module. The process-level suites carry the e2e build tag and are left to `make e2e`.
-test: ## The fast suite: go vet + go test -race in every module of go.work (no e2e, chaos or load runs).
+test: ## The fast suite: go vet + go test -race in every module of go.work, then make fuzz (no e2e, chaos or load runs).
 	@start=$$(date +%s); failed=(); \
 	for dir in $$($(GO) list -m -f '{{.Dir}}'); do \
 		mod=$${dir#$(CURDIR)/}; \
@@ -50,11 +51,18 @@ test: ## The fast suite: go vet + go test -race in every module of go.work (no e
 		echo "=== $$mod: go test $(TEST_FLAGS)"; \
 		if ! (cd "$$dir" && $(GO) test $(TEST_FLAGS) ./...); then failed+=("$$mod (test)"); fi; \
 	done; \
+	if ! $(MAKE) fuzz; then failed+=("services/ingress (fuzz)"); fi; \
 	took="$$(( $$(date +%s) - start ))s"; \
 	if [ $${#failed[@]} -gt 0 ]; then \
 		echo; echo "FAILED: $${failed[*]} (make test took $$took)"; exit 1; \
 	fi; \
 	echo; echo "all modules passed (make test took $$took)"
+
+# Minimizing a new input re-runs the real handler, NATS and Redis thousands of times; a short bound keeps the
+# time on finding new inputs.
+fuzz: ## Fuzz the signed webhook path through the real ingress handler, NATS and Redis for FUZZ_TIME (default 20s).
+	@echo "=== services/ingress: go test -fuzz FuzzWebhook -fuzztime $(FUZZ_TIME)"
+	@cd services/ingress && $(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZ_TIME) -fuzzminimizetime 1s ./internal/api/
 
 # The end-to-end suites run the real binaries as processes (package e2e/internal/stack, as make run does): the
 # e2e flows, the short fault-injection run and the load smoke run. They build the binaries once per package.

@@ -35,7 +35,7 @@ const (
 )
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	nc     *nats.Conn
 	nats   *natstest.Server
@@ -45,7 +45,7 @@ type env struct {
 	signer *fakeapi.Signer
 }
 
-func newEnv(t *testing.T, mutate ...func(*api.Deps)) *env {
+func newEnv(t testing.TB, mutate ...func(*api.Deps)) *env {
 	t.Helper()
 	ns := natstest.Start(t)
 	rs := redistest.Start(t)
