@@ -129,11 +129,9 @@ func (e *env) streamMsgs(stream string) uint64 {
 
 func (e *env) lastConversationMsg() (*jetstream.RawStreamMsg, events.Message) {
 	e.t.Helper()
-	s, _ := e.js.Stream(context.Background(), events.StreamConversations)
-	info, _ := s.Info(context.Background())
-	raw, err := s.GetMsg(context.Background(), info.State.LastSeq)
-	if err != nil {
-		e.t.Fatal(err)
+	raw := e.stored(events.StreamConversations)
+	if raw == nil {
+		e.t.Fatal("the conversation stream is empty")
 	}
 	m, err := events.Decode(raw.Data)
 	if err != nil {

@@ -25,13 +25,10 @@ func inboundBody(eventID, payload string) []byte {
 	return []byte(`{"data":{"event_type":"message.received","id":"` + eventID + `","occurred_at":"2024-05-14T20:00:00Z","payload":` + payload + `}}`)
 }
 
-// stored is the last message of a stream.
+// stored is the last message of a stream, nil when it is empty.
 func (e *env) stored(stream string) *jetstream.RawStreamMsg {
 	e.t.Helper()
-	s, err := e.js.Stream(context.Background(), stream)
-	if err != nil {
-		e.t.Fatal(err)
-	}
+	s := e.jsStream(e.t, stream)
 	info, err := s.Info(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
