@@ -64,7 +64,7 @@ func TestUnsafeDefaultsRefusedOutsideASandbox(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var out bytes.Buffer
-			err := run(context.Background(), nil, tc.environ, &out, &out)
+			err := command().Run(context.Background(), nil, tc.environ, &out, &out)
 			for _, w := range tc.want {
 				if err == nil || !strings.Contains(err.Error(), w) {
 					t.Fatalf("err = %v, want it to say %q", err, w)
