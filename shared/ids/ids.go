@@ -3,7 +3,7 @@
 // (letters, digits, '_', ':' and '-', at most 255 characters).
 //
 // The mapping is injective: two different (kind, id) pairs never give one key. Each kind has its own prefix
-// (in_, rpl_, snd_), none a prefix of another, so kinds never meet. After the prefix the id is escaped:
+// (in_, rpl_, snd_, opr_), none a prefix of another, so kinds never meet. After the prefix the id is escaped:
 // letters, digits and '-' stand for themselves, '_' is written "__", and every other byte "_XX" (upper-case
 // hex). That code is prefix-free, so it is injective, and it never writes ':', which is left to separate the
 // parts of a key. A reply key is rpl_<escaped inbound id>:<n> (reply n of that inbound message). A key that
@@ -26,6 +26,9 @@ const (
 	PrefixInbound = "in_"
 	PrefixReply   = "rpl_"
 	PrefixSend    = "snd_"
+	// PrefixOperator keys messages an operator sends from the console, apart from /sms/send's ids so an API
+	// caller's Idempotency-Key can never name (or replace) an operator's message.
+	PrefixOperator = "opr_"
 )
 
 // Inbound is the key of the inbound message Telnyx identifies as id.
@@ -40,6 +43,9 @@ func Reply(inboundID string, n int) string {
 // Send is the key of a message queued through /sms/send: id is the caller's Idempotency-Key, or an id the
 // ingress generated for a request without one.
 func Send(id string) string { return key(PrefixSend, id, "") }
+
+// Operator is the key of a message an operator sent from the console; id is the form's own id.
+func Operator(id string) string { return key(PrefixOperator, id, "") }
 
 // Valid reports whether k is a key Telnyx accepts as an Idempotency-Key: 1 to MaxLen letters, digits, '_',
 // ':' or '-'. Every key this package returns is valid.

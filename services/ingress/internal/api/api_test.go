@@ -21,6 +21,7 @@ import (
 	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/deadletter"
 	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/natstest"
 	"github.com/smsconv/smsconv/shared/redistest"
 	"github.com/smsconv/smsconv/shared/store"
@@ -361,6 +362,15 @@ func TestSend(t *testing.T) {
 	}
 	if resp := e.do("GET", "/messages/nope", nil, e.admin(), &msg); resp.StatusCode != 404 {
 		t.Fatalf("GET unknown message: %d", resp.StatusCode)
+	}
+	// An inbound record is kept under its ids.Inbound key; the Telnyx id the webhook answer names finds it.
+	if err := e.store.QueueSend(context.Background(), store.Message{ID: ids.Inbound("40e8.abc_1"), Our: ourNumber, User: userNumber, Text: "hello"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"40e8.abc_1", ids.Inbound("40e8.abc_1")} {
+		if resp := e.do("GET", "/messages/"+id, nil, e.admin(), &msg); resp.StatusCode != 200 || msg["text"] != "hello" {
+			t.Fatalf("GET /messages/%s: %d %v", id, resp.StatusCode, msg)
+		}
 	}
 	// A number that opted out is refused with a clear error.
 	if err := e.store.SetOptedOut(context.Background(), store.Key{Our: ourNumber, User: "+12125550199"}, true); err != nil {

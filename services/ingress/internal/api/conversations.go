@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/store"
 )
@@ -130,7 +132,12 @@ func (s *Server) getConversation(c echo.Context) error {
 }
 
 func (s *Server) getMessage(c echo.Context) error {
-	m, err := s.d.Store.GetMessage(c.Request().Context(), c.Param("id"))
+	id := c.Param("id")
+	m, err := s.d.Store.GetMessage(c.Request().Context(), id)
+	if errors.Is(err, store.ErrNotFound) && !isKey(id) {
+		// A Telnyx message id (as the webhook answer names it) is kept under its inbound key.
+		m, err = s.d.Store.GetMessage(c.Request().Context(), ids.Inbound(id))
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, "message not found")
 	}
@@ -138,6 +145,16 @@ func (s *Server) getMessage(c echo.Context) error {
 		return s.storeUnavailable("get_message")
 	}
 	return c.JSON(http.StatusOK, toMessageJSON(m))
+}
+
+// isKey reports whether id is already one of our keys (ids' prefixes), not a raw Telnyx id.
+func isKey(id string) bool {
+	for _, p := range []string{ids.PrefixInbound, ids.PrefixReply, ids.PrefixSend, ids.PrefixOperator} {
+		if strings.HasPrefix(id, p) {
+			return true
+		}
+	}
+	return false
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

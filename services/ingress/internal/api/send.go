@@ -54,12 +54,12 @@ func (s *Server) send(c echo.Context) error {
 	if err := checkText(req.Message); err != nil {
 		return err
 	}
-	id := "snd_" + uuid.NewString()
+	id := ids.Send(uuid.NewString())
 	if k := c.Request().Header.Get("Idempotency-Key"); k != "" {
 		if !validKey(k) {
 			return echo.NewHTTPError(http.StatusBadRequest, "Idempotency-Key: letters, digits, '_', ':' and '-' only, at most 200 characters")
 		}
-		id = "snd_" + k
+		id = ids.Send(k)
 	}
 	q := outbound.Queue{Store: s.d.Store, Publish: func(ctx context.Context, subject, msgID string, data []byte) error {
 		_, err := s.publish(ctx, subject, msgID, data, nil)

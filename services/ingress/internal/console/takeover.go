@@ -12,13 +12,14 @@ import (
 
 	"github.com/smsconv/smsconv/services/ingress/internal/outbound"
 	"github.com/smsconv/smsconv/shared/events"
+	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/phone"
 	"github.com/smsconv/smsconv/shared/store"
 )
 
 // operatorPrefix starts the id of every message an operator sends from the console, so the thread can
 // tell them from the flow's replies and from POST /sms/send.
-const operatorPrefix = "snd_console-"
+const operatorPrefix = ids.PrefixOperator
 
 // maxTextChars is Telnyx's limit on a message's text (as POST /sms/send).
 const maxTextChars = 1600
@@ -88,7 +89,7 @@ func (c *Console) send(ctx echo.Context) error {
 			Error: "Take the conversation over first, so the flow and you do not both answer."})
 	}
 	q := outbound.Queue{Store: c.d.Store, Publish: c.publish}
-	_, err = q.Send(rctx, k.Our, k.User, text, operatorPrefix+key, c.d.Now())
+	_, err = q.Send(rctx, k.Our, k.User, text, ids.Operator(key), c.d.Now())
 	switch {
 	case errors.Is(err, outbound.ErrOptedOut):
 		return c.render(ctx, http.StatusConflict, "error", pageData{Title: "Not sent", Error: "The user opted out (STOP): " +
