@@ -15,7 +15,7 @@ import (
 // Conns are a queue service's connections as components of its platform.Service: the Redis and NATS
 // components set them when they start, for the components after them.
 type Conns struct {
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	NC    *nats.Conn
 	JS    jetstream.JetStream
 	// Options say how to wait and log while a dependency is unreachable; Log defaults to the service's.
@@ -35,12 +35,13 @@ func (c *Conns) options() Options {
 	return o
 }
 
-// RedisComponent connects to q.RedisURL, waiting while Redis is unreachable, and closes the client at stop.
+// RedisComponent connects to the Redis q describes (one node, a cluster or Sentinel), waiting while it is
+// unreachable, and closes the client at stop.
 func (c *Conns) RedisComponent(q platform.Queue) platform.Component {
 	return platform.Component{
 		Name: "redis",
 		Start: func(ctx context.Context) error {
-			rdb, err := Redis(ctx, q.RedisURL, c.options())
+			rdb, err := Redis(ctx, q, c.options())
 			c.Redis = rdb
 			return err
 		},
