@@ -148,4 +148,3 @@ func TestKilledWorkerRecoveryWithDefaults(t *testing.T) {
 		t.Fatalf("%+v", r)
 	}
 }
-
