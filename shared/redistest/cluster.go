@@ -3,6 +3,7 @@ package redistest
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,7 +34,7 @@ func StartCluster(tb testing.TB) *Cluster {
 	}
 	c := &Cluster{tb: tb}
 	for range 6 {
-		s := newServer(tb, "--cluster-enabled", "yes", "--cluster-node-timeout", "1000",
+		s := newServerOn(tb, freeClusterPort(tb), "--cluster-enabled", "yes", "--cluster-node-timeout", "1000",
 			"--cluster-config-file", "nodes.conf")
 		c.Nodes = append(c.Nodes, s)
 		c.Addrs = append(c.Addrs, s.Addr)
@@ -202,7 +203,31 @@ func (s *Sentinel) WaitFailover(old string, within time.Duration) string {
 // newServer starts one redis-server with extra arguments, killed when the test ends.
 func newServer(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
-	s := &Server{tb: tb, dir: tb.TempDir(), port: freePort(tb), extra: extra}
+	return newServerOn(tb, freePort(tb), extra...)
+}
+
+// freeClusterPort is a free port whose cluster bus port (the port + 10000, fixed by Redis) is free too.
+func freeClusterPort(tb testing.TB) int {
+	tb.Helper()
+	for range 100 {
+		p := freePort(tb)
+		if p+10000 > 65535 {
+			continue
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+10000))
+		if err != nil {
+			continue
+		}
+		_ = l.Close()
+		return p
+	}
+	tb.Fatalf("redistest: no free port pair for a cluster node")
+	return 0
+}
+
+func newServerOn(tb testing.TB, port int, extra ...string) *Server {
+	tb.Helper()
+	s := &Server{tb: tb, dir: tb.TempDir(), port: port, extra: extra}
 	s.Addr = "127.0.0.1:" + strconv.Itoa(s.port)
 	s.URL = "redis://" + s.Addr + "/0"
 	s.start()

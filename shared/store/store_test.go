@@ -266,8 +266,15 @@ func TestLoopGuardStopsRepeatedReplies(t *testing.T) {
 // A message an older version committed under its raw id is a duplicate after the upgrade, and
 // LegacyInbound finds it and its reply.
 func TestLegacyCommitIsADuplicate(t *testing.T) {
-	s, _ := newStore(t)
-	if _, _, err := step(t, s, "m1", "hello"); err != nil { // the old layout: raw id, reply "r-m1"
+	s, srv := newStore(t)
+	// The records as the older version wrote them: keyed by the raw id alone, the reply as "r-m1".
+	rdb := srv.Client()
+	if err := rdb.HSet(ctx, "t:msg:m1", "id", "m1", "dir", "inbound", "our", k.Our, "user", k.User, "text", "hello",
+		"status", "received", "created", t0.UnixMilli(), "committed", "1", "reply_id", "r-m1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HSet(ctx, "t:msg:r-m1", "id", "r-m1", "dir", "outbound", "our", k.Our, "user", k.User,
+		"status", "pending", "created", t0.UnixMilli(), "reply_to", "m1").Err(); err != nil {
 		t.Fatal(err)
 	}
 	l, err := s.Load(ctx, k, "in_m1", "rpl_m1:1")
