@@ -11,6 +11,7 @@ import (
 	"github.com/smsconv/smsconv/e2e/internal/stack"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/natstest"
+	"github.com/smsconv/smsconv/shared/redistest"
 )
 
 // defaultWorkerTimers are the worker's own defaults of WORKER_ACK_WAIT and WORKER_HEARTBEAT (the stack
@@ -146,5 +147,67 @@ func TestKilledWorkerRecoveryWithDefaults(t *testing.T) {
 		r.lastReply.Sub(killed).Seconds(), r.lost, r.duplicate, r.outOfOrder)
 	if r.lost+r.duplicate+r.outOfOrder != 0 {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// TestRedisMasterLossDuringABurst kills a Redis master during a burst, on a Redis Cluster (its replica is
+// promoted) and behind Sentinel (the replica is promoted), next to the same burst on one Redis node killed
+// and restarted: each reports lost, duplicate and out-of-order replies as the users' phones see them.
+func TestRedisMasterLossDuringABurst(t *testing.T) {
+	phones := users(6)
+	tests := []struct {
+		name string
+		// setup returns the stack options and the fault to inject at round 5.
+		setup func(t *testing.T) (stack.Options, func(s *stack.Stack))
+	}{
+		{"one node (REDIS_URL), killed and restarted", func(t *testing.T) (stack.Options, func(s *stack.Stack)) {
+			return stack.Options{}, func(s *stack.Stack) {
+				s.Redis.Kill()
+				if err := s.Redis.Start(ctxT(t, 30*time.Second)); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}},
+		{"redis cluster, a master killed", func(t *testing.T) (stack.Options, func(s *stack.Stack)) {
+			cl := redistest.StartCluster(t)
+			env := []string{"REDIS_CLUSTER_ADDRS=" + strings.Join(cl.Addrs, ",")}
+			return stack.Options{RedisURL: cl.Nodes[0].URL, IngressEnv: env, WorkerEnv: env}, func(*stack.Stack) {
+				m := cl.MasterOf("sms:conv:{" + "+13125550100|" + phones[0] + "}")
+				t.Logf("killing redis cluster master %s", m.Addr)
+				m.Kill()
+			}
+		}},
+		{"sentinel, the master killed", func(t *testing.T) (stack.Options, func(s *stack.Stack)) {
+			sn := redistest.StartSentinel(t)
+			env := []string{"REDIS_SENTINEL_ADDRS=" + strings.Join(sn.Addrs, ","), "REDIS_SENTINEL_MASTER=" + sn.MasterName}
+			return stack.Options{RedisURL: sn.Master.URL, IngressEnv: env, WorkerEnv: env}, func(*stack.Stack) {
+				old := sn.Master.Addr
+				sn.Master.Kill()
+				t.Logf("killed the sentinel master %s; new master %s", old, sn.WaitFailover(old, 30*time.Second))
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o, fault := tt.setup(t)
+			o.Workers, o.AckWait = 2, 3*time.Second
+			o.SandboxEnv = []string{"SANDBOX_LATENCY=10ms"}
+			s, c := start(t, o)
+			var faulted time.Time
+			r := burst(t, s, c, phones, 15, "redis", func(i int) {
+				if i == 5 {
+					faulted = time.Now()
+					fault(s)
+				}
+			})
+			t.Logf("%s: %d lost, %d duplicate, %d out of order; last reply %.1f s after the fault", tt.name,
+				r.lost, r.duplicate, r.outOfOrder, r.lastReply.Sub(faulted).Seconds())
+			if r.duplicate+r.outOfOrder != 0 {
+				t.Fatalf("%+v", r)
+			}
+			if r.lost != 0 {
+				t.Errorf("%d replies lost", r.lost)
+			}
+		})
 	}
 }

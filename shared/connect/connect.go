@@ -143,6 +143,26 @@ func Drain(ctx context.Context, nc *nats.Conn) error {
 	return nil
 }
 
+// reloadOnDialError asks the cluster client for a fresh slot map when a node cannot be dialled: the node may
+// be a master that failed over.
+type reloadOnDialError struct{ cc *redis.ClusterClient }
+
+func (h reloadOnDialError) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			h.cc.ReloadState(context.WithoutCancel(ctx))
+		}
+		return c, err
+	}
+}
+
+func (reloadOnDialError) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (reloadOnDialError) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
 // redisLog sends go-redis's own messages (reconnect attempts, pool errors) to slog as warnings, instead of
 // unstructured lines on stderr.
 type redisLog struct{ log *slog.Logger }
@@ -184,7 +204,15 @@ func Redis(ctx context.Context, q platform.Queue, o Options) (redis.UniversalCli
 			return nil, fmt.Errorf("REDIS_URL database %d: a Redis Cluster has database 0 only", opt.DB)
 		}
 		uo.Addrs = q.RedisClusterAddrs
-		rdb = redis.NewClusterClient(uo.Cluster())
+		co := uo.Cluster()
+		// go-redis refreshes its slot map on MOVED answers and otherwise every 60 s: a killed master answers
+		// nothing, so its slots would be unreachable for up to a minute after a replica took them over
+		// (measured: the last reply of a burst 62 s after the kill). Refresh every second, and at once when
+		// a node cannot be dialled.
+		co.ClusterStateReloadInterval = time.Second
+		cc := redis.NewClusterClient(co)
+		cc.OnNewNode(func(node *redis.Client) { node.AddHook(reloadOnDialError{cc}) })
+		rdb = cc
 		where = "Redis Cluster at " + strings.Join(uo.Addrs, ",")
 	case "sentinel":
 		uo.Addrs, uo.MasterName = q.RedisSentinelAddrs, q.RedisSentinelMaster

@@ -55,14 +55,18 @@ func (c *Cluster) Client() *redis.ClusterClient {
 	return cc
 }
 
-// WaitHealthy waits until every running node reports cluster_state:ok and three masters hold all slots.
+// WaitHealthy waits until every running node reports cluster_state:ok and half of them are replicas in sync
+// with their master: a replica that never synchronised cannot take over when its master is killed, and roles
+// are assigned after the slots, so cluster_state:ok alone comes too early.
 func (c *Cluster) WaitHealthy(within time.Duration) {
 	c.tb.Helper()
 	waitFor(c.tb, within, "redis cluster healthy", func() error {
+		running, replicas := 0, 0
 		for _, n := range c.Nodes {
 			if n.cmd == nil {
 				continue
 			}
+			running++
 			info, err := n.call("CLUSTER", "INFO")
 			if err != nil {
 				return err
@@ -70,9 +74,28 @@ func (c *Cluster) WaitHealthy(within time.Duration) {
 			if !strings.Contains(info, "cluster_state:ok") {
 				return fmt.Errorf("%s: cluster_state not ok", n.Addr)
 			}
+			in, err := n.replicaInSync()
+			if err != nil {
+				return err
+			}
+			if in {
+				replicas++
+			}
+		}
+		if replicas < running/2 {
+			return fmt.Errorf("%d of %d nodes are replicas in sync", replicas, running)
 		}
 		return nil
 	})
+}
+
+// replicaInSync says whether the node is a replica whose link to its master is up.
+func (s *Server) replicaInSync() (bool, error) {
+	repl, err := s.call("INFO", "replication")
+	if err != nil {
+		return false, err
+	}
+	return strings.Contains(repl, "role:slave") && strings.Contains(repl, "master_link_status:up"), nil
 }
 
 // MasterOf returns the running node that is master of the slot of key.
@@ -145,6 +168,12 @@ func StartSentinel(tb testing.TB) *Sentinel {
 			_ = cmd.Process.Kill()
 			_ = cmd.Wait()
 		}
+	})
+	waitFor(tb, 20*time.Second, "replica in sync", func() error {
+		if in, err := s.Replica.replicaInSync(); err != nil || !in {
+			return fmt.Errorf("replica %s not in sync with its master (%v)", s.Replica.Addr, err)
+		}
+		return nil
 	})
 	waitFor(tb, 20*time.Second, "sentinels see the replica", func() error {
 		for _, a := range s.Addrs {
