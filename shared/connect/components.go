@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -75,6 +76,9 @@ func (c *Conns) ConsumersComponent(o events.StreamOptions) platform.Component {
 	return c.topology("consumers", "JetStream streams (created by the ingress) and consumers", events.EnsureConsumers, o)
 }
 
+// attemptTimeout bounds one attempt at setting up the topology.
+const attemptTimeout = 10 * time.Second
+
 // topology runs one half of the topology set-up. Both queue services go through here, so they treat a
 // failure the same way: a partition count that differs from the existing stream's refuses to start at
 // once; anything else (NATS unreachable, streams not created yet) is retried, saying so.
@@ -84,7 +88,11 @@ func (c *Conns) topology(name, what string, ensure func(context.Context, jetstre
 		Name: name,
 		Start: func(ctx context.Context) error {
 			return Retry(ctx, c.options(), what, func(ctx context.Context) error {
-				err := ensure(ctx, c.JS, o)
+				// Each attempt has its own bound: during a JetStream leader election an API request may get
+				// no answer at all, and one attempt must not use up the whole start-up.
+				actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+				defer cancel()
+				err := ensure(actx, c.JS, o)
 				if errors.Is(err, events.ErrPartitionMismatch) {
 					return Permanent(err)
 				}
