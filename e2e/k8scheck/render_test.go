@@ -173,27 +173,33 @@ func (r *rendered) envValue(tb testing.TB, c corev1.Container, name string) (str
 			ref := e.ValueFrom.ConfigMapKeyRef
 			cm, ok := r.configMaps[ref.Name]
 			if !ok {
-				tb.Fatalf("%s: %s from ConfigMap %s, which deploy/ does not define", c.Name, name, ref.Name)
+				cm = &corev1.ConfigMap{}
 			}
-			v, ok := cm.Data[ref.Key]
-			if !ok {
-				tb.Fatalf("%s: %s from ConfigMap %s key %s, which it does not have", c.Name, name, ref.Name, ref.Key)
-			}
-			return v, true
+			return lookup(tb, c.Name, name, "ConfigMap", ref.Name, ref.Key, ok, cm.Data), true
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
-			s, ok := r.secrets[ref.Name]
+			sec, ok := r.secrets[ref.Name]
 			if !ok {
-				tb.Fatalf("%s: %s from Secret %s, which deploy/ does not define", c.Name, name, ref.Name)
+				sec = &corev1.Secret{}
 			}
-			v, ok := s.StringData[ref.Key]
-			if !ok {
-				tb.Fatalf("%s: %s from Secret %s key %s, which it does not have", c.Name, name, ref.Name, ref.Key)
-			}
-			return v, true
+			return lookup(tb, c.Name, name, "Secret", ref.Name, ref.Key, ok, sec.StringData), true
 		default:
 			return fmt.Sprintf("(from %v)", e.ValueFrom), true
 		}
 	}
 	return "", false
+}
+
+// lookup returns key of the ConfigMap or Secret (kind) named obj, whose data is data when deploy/ defines it,
+// failing when either is missing.
+func lookup(tb testing.TB, container, variable, kind, obj, key string, defined bool, data map[string]string) string {
+	tb.Helper()
+	if !defined {
+		tb.Fatalf("%s: %s from %s %s, which deploy/ does not define", container, variable, kind, obj)
+	}
+	v, ok := data[key]
+	if !ok {
+		tb.Fatalf("%s: %s from %s %s key %s, which it does not have", container, variable, kind, obj, key)
+	}
+	return v
 }

@@ -5,9 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/natstest"
 )
@@ -17,15 +14,7 @@ import (
 // so the worker's "anything older pending?" get goes to the stream leader, never to a lagging replica.
 func TestR3TopologyServesTheHeadCheckFromTheLeader(t *testing.T) {
 	cl := natstest.StartCluster(t, 3)
-	nc, err := nats.Connect(cl.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := cl.Connect(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	o := events.DefaultStreamOptions()

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Cluster is a JetStream cluster of in-process NATS servers joined by routes on free ports. A server can
@@ -79,6 +81,13 @@ func (c *Cluster) URL() string {
 		urls[i] = s.URL
 	}
 	return strings.Join(urls, ",")
+}
+
+// Connect returns a client connection to the cluster (every server's URL) and a JetStream context on it,
+// closed when the test ends.
+func (c *Cluster) Connect(tb testing.TB, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	return connect(tb, c.URL(), opts...)
 }
 
 // WaitMetaLeader waits until a running server is the JetStream meta leader with every server as its peer.

@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/redistest"
 	"github.com/smsconv/smsconv/shared/store"
 )
@@ -26,18 +26,7 @@ func TestOnRedisCluster(t *testing.T) {
 	}
 	commit := func(t *testing.T, kk store.Key, id, text string) store.CommitResult {
 		t.Helper()
-		l, err := s.Load(ctx, kk, id, "r-"+id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := l.Conversation
-		if !l.Exists {
-			c = conversation.New(t0)
-		}
-		res := conversation.Seed.Step(c, conversation.Inbound{Text: text}, t0)
-		cr, err := s.Apply(ctx, store.Commit{Key: kk, ExpectVersion: l.Version, Conversation: res.Conversation,
-			Message: store.Message{ID: id, Direction: store.DirectionInbound, Our: kk.Our, User: kk.User, Text: text, Status: store.StatusReceived, CreatedAt: t0},
-			Reply:   &store.Message{ID: "r-" + id, Direction: store.DirectionOutbound, Our: kk.Our, User: kk.User, Text: res.Reply, Status: store.StatusPending, CreatedAt: t0, ReplyTo: id}})
+		cr, _, err := stepOn(t, s, kk, id, text, time.Time{})
 		if err != nil {
 			t.Fatalf("commit %s on the cluster: %v", id, err)
 		}

@@ -24,14 +24,21 @@ var (
 	t0  = time.Date(2026, 6, 18, 12, 0, 0, 0, time.UTC)
 )
 
-// step applies the seed dialog to one inbound message through Load and Apply, as the worker does.
+// step applies the seed dialog to one inbound message of conversation k through Load and Apply, as the
+// worker does.
 func step(t *testing.T, s *store.Store, id, text string) (store.CommitResult, conversation.Result, error) {
 	t.Helper()
-	return stepAt(t, s, id, text, time.Time{})
+	return stepOn(t, s, k, id, text, time.Time{})
 }
 
 // stepAt is step with our clock at now (zero: time.Now).
 func stepAt(t *testing.T, s *store.Store, id, text string, now time.Time) (store.CommitResult, conversation.Result, error) {
+	t.Helper()
+	return stepOn(t, s, k, id, text, now)
+}
+
+// stepOn is stepAt on conversation k.
+func stepOn(t *testing.T, s *store.Store, k store.Key, id, text string, now time.Time) (store.CommitResult, conversation.Result, error) {
 	t.Helper()
 	l, err := s.Load(ctx, k, id, "r-"+id)
 	if err != nil {
