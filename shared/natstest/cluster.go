@@ -1,6 +1,7 @@
 package natstest
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"net/url"
@@ -71,6 +72,16 @@ func StartCluster(tb testing.TB, n int) *Cluster {
 		tb.Cleanup(s.Stop)
 	}
 	c.WaitMetaLeader(30 * time.Second)
+	// The meta group may still drop the first API requests after electing its leader: wait until one is
+	// answered through a client, as the tests' own requests will be.
+	nc, js := c.Connect(tb)
+	c.waitFor(30*time.Second, "jetstream API answers", func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err := js.AccountInfo(ctx)
+		return err
+	})
+	nc.Close()
 	return c
 }
 
@@ -90,16 +101,27 @@ func (c *Cluster) Connect(tb testing.TB, opts ...nats.Option) (*nats.Conn, jetst
 	return connect(tb, c.URL(), opts...)
 }
 
-// WaitMetaLeader waits until a running server is the JetStream meta leader with every server as its peer.
+// WaitMetaLeader waits until a running server is the JetStream meta leader with every server as its peer,
+// and every running server is current with it (before that, stream requests may go unanswered).
 func (c *Cluster) WaitMetaLeader(within time.Duration) {
 	c.tb.Helper()
 	c.waitFor(within, "jetstream meta leader", func() error {
+		leader := false
 		for _, s := range c.Servers {
-			if s.srv != nil && s.srv.JetStreamIsLeader() && len(s.srv.JetStreamClusterPeers()) == len(c.Servers) {
-				return nil
+			if s.srv == nil {
+				continue
+			}
+			if !s.srv.JetStreamIsCurrent() {
+				return fmt.Errorf("%s not current with the meta leader", s.Name())
+			}
+			if s.srv.JetStreamIsLeader() && len(s.srv.JetStreamClusterPeers()) == len(c.Servers) {
+				leader = true
 			}
 		}
-		return fmt.Errorf("no meta leader yet")
+		if !leader {
+			return fmt.Errorf("no meta leader yet")
+		}
+		return nil
 	})
 }
 

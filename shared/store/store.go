@@ -446,7 +446,8 @@ func (s *Store) DeleteMessage(ctx context.Context, id string) error {
 // LegacyInbound reads inbound message id as an older version stored it (keyed by the raw Telnyx id, its
 // reply under the reply id of the time) and its reply, if that version committed it; nil when it did not.
 // A message committed before an upgrade and delivered again after it is answered from these records, never
-// twice. Records of that version expire with MessageTTL, after which this finds nothing.
+// twice. Records of that version expire with MessageTTL, after which this finds nothing. The reply found is
+// copied into the current key layout.
 func (s *Store) LegacyInbound(ctx context.Context, id string) (in, reply *Message, err error) {
 	h, err := s.rdb.HGetAll(ctx, s.legacyMsgKey(id)).Result()
 	if err != nil {
@@ -464,10 +465,21 @@ func (s *Store) LegacyInbound(ctx context.Context, id string) (in, reply *Messag
 	if err != nil {
 		return nil, nil, fmt.Errorf("get legacy reply: %w", err)
 	}
-	if r, ok := decodeMessage(h); ok {
-		return &m, &r, nil
+	r, ok := decodeMessage(h)
+	if !ok {
+		return &m, nil, nil
 	}
-	return &m, nil, nil
+	// Copy the reply into this layout (its conversation's slot, with its ref), where sending it updates it and
+	// GET /messages/{id} reads it.
+	k := Key{Our: r.Our, User: r.User}
+	pipe := s.rdb.Pipeline()
+	pipe.HSet(ctx, s.msgKey(k, r.ID), h)
+	pipe.Expire(ctx, s.msgKey(k, r.ID), s.o.MessageTTL)
+	s.refs(ctx, pipe, k, r.ID)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("copy legacy reply: %w", err)
+	}
+	return &m, &r, nil
 }
 
 // GetMessage reads one message record.
