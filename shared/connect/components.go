@@ -3,6 +3,7 @@ package connect
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,7 +16,7 @@ import (
 // Conns are a queue service's connections as components of its platform.Service: the Redis and NATS
 // components set them when they start, for the components after them.
 type Conns struct {
-	Redis *redis.Client
+	Redis redis.UniversalClient
 	NC    *nats.Conn
 	JS    jetstream.JetStream
 	// Options say how to wait and log while a dependency is unreachable; Log defaults to the service's.
@@ -35,12 +36,13 @@ func (c *Conns) options() Options {
 	return o
 }
 
-// RedisComponent connects to q.RedisURL, waiting while Redis is unreachable, and closes the client at stop.
+// RedisComponent connects to the Redis q describes (one node, a cluster or Sentinel), waiting while it is
+// unreachable, and closes the client at stop.
 func (c *Conns) RedisComponent(q platform.Queue) platform.Component {
 	return platform.Component{
 		Name: "redis",
 		Start: func(ctx context.Context) error {
-			rdb, err := Redis(ctx, q.RedisURL, c.options())
+			rdb, err := Redis(ctx, q, c.options())
 			c.Redis = rdb
 			return err
 		},
@@ -74,6 +76,9 @@ func (c *Conns) ConsumersComponent(o events.StreamOptions) platform.Component {
 	return c.topology("consumers", "JetStream streams (created by the ingress) and consumers", events.EnsureConsumers, o)
 }
 
+// attemptTimeout bounds one attempt at setting up the topology.
+const attemptTimeout = 10 * time.Second
+
 // topology runs one half of the topology set-up. Both queue services go through here, so they treat a
 // failure the same way: a partition count that differs from the existing stream's refuses to start at
 // once; anything else (NATS unreachable, streams not created yet) is retried, saying so.
@@ -83,7 +88,11 @@ func (c *Conns) topology(name, what string, ensure func(context.Context, jetstre
 		Name: name,
 		Start: func(ctx context.Context) error {
 			return Retry(ctx, c.options(), what, func(ctx context.Context) error {
-				err := ensure(ctx, c.JS, o)
+				// Each attempt has its own bound: during a JetStream leader election an API request may get
+				// no answer at all, and one attempt must not use up the whole start-up.
+				actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+				defer cancel()
+				err := ensure(actx, c.JS, o)
 				if errors.Is(err, events.ErrPartitionMismatch) {
 					return Permanent(err)
 				}

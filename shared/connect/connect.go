@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -16,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/smsconv/smsconv/shared/envconfig"
+	"github.com/smsconv/smsconv/shared/platform"
 )
 
 // DefaultRetryEvery is the pause between two attempts to reach a dependency at start.
@@ -141,6 +143,26 @@ func Drain(ctx context.Context, nc *nats.Conn) error {
 	return nil
 }
 
+// reloadOnDialError asks the cluster client for a fresh slot map when a node cannot be dialled: the node may
+// be a master that failed over.
+type reloadOnDialError struct{ cc *redis.ClusterClient }
+
+func (h reloadOnDialError) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			h.cc.ReloadState(context.WithoutCancel(ctx))
+		}
+		return c, err
+	}
+}
+
+func (reloadOnDialError) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+
+func (reloadOnDialError) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
 // redisLog sends go-redis's own messages (reconnect attempts, pool errors) to slog as warnings, instead of
 // unstructured lines on stderr.
 type redisLog struct{ log *slog.Logger }
@@ -149,20 +171,62 @@ func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
 	l.log.WarnContext(ctx, fmt.Sprintf(format, v...), "component", "redis")
 }
 
-// Redis parses a redis:// URL and returns a client with bounded timeouts once the server answers a PING
-// (waiting as Retry does). go-redis logs through o.Log.
-func Redis(ctx context.Context, rawURL string, o Options) (*redis.Client, error) {
+// Redis returns a client of the Redis q describes once it answers a PING (waiting as Retry does): a Redis
+// Cluster when REDIS_CLUSTER_ADDRS is set, a Sentinel-watched master when REDIS_SENTINEL_ADDRS is, else the one
+// node of REDIS_URL. REDIS_URL's user, password and TLS apply to all three (its database only to one node and
+// Sentinel: a cluster has database 0 only). Each kind has its own constructor rather than NewUniversalClient's
+// guess from the address count, which takes a cluster given one seed node for a single node. go-redis logs
+// through o.Log.
+func Redis(ctx context.Context, q platform.Queue, o Options) (redis.UniversalClient, error) {
 	redis.SetLogger(redisLog{log: o.Log})
-	opt, err := redis.ParseURL(rawURL)
+	opt, err := redis.ParseURL(q.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("REDIS_URL: %w", err)
 	}
-	opt.DialTimeout = 2 * time.Second
-	opt.ReadTimeout = 2 * time.Second
-	opt.WriteTimeout = 2 * time.Second
-	opt.MaxRetries = 1
-	rdb := redis.NewClient(opt)
-	err = Retry(ctx, o, "Redis at "+envconfig.RedactURL(rawURL), func(ctx context.Context) error {
+	uo := &redis.UniversalOptions{
+		Addrs:     []string{opt.Addr},
+		DB:        opt.DB,
+		Username:  opt.Username,
+		Password:  opt.Password,
+		TLSConfig: opt.TLSConfig,
+		// Bounded so a lost node fails a command within seconds: the worker then defers the message (it is
+		// redelivered) instead of hanging on a dead master.
+		DialTimeout:  2 * time.Second,
+		ReadTimeout:  2 * time.Second,
+		WriteTimeout: 2 * time.Second,
+		MaxRetries:   1,
+	}
+	var rdb redis.UniversalClient
+	where := "Redis at " + envconfig.RedactURL(q.RedisURL)
+	switch q.RedisTopology() {
+	case "cluster":
+		if opt.DB != 0 {
+			return nil, fmt.Errorf("REDIS_URL database %d: a Redis Cluster has database 0 only", opt.DB)
+		}
+		uo.Addrs = q.RedisClusterAddrs
+		co := uo.Cluster()
+		// go-redis refreshes its slot map on MOVED answers and otherwise every 60 s: a killed master answers
+		// nothing, so its slots would be unreachable for up to a minute after a replica took them over
+		// (measured: the last reply of a burst 62 s after the kill). Refresh every second, and at once when
+		// a node cannot be dialled.
+		co.ClusterStateReloadInterval = time.Second
+		cc := redis.NewClusterClient(co)
+		cc.OnNewNode(func(node *redis.Client) { node.AddHook(reloadOnDialError{cc}) })
+		rdb = cc
+		where = "Redis Cluster at " + strings.Join(uo.Addrs, ",")
+	case "sentinel":
+		uo.Addrs, uo.MasterName = q.RedisSentinelAddrs, q.RedisSentinelMaster
+		rdb = redis.NewFailoverClient(uo.Failover())
+		where = "Redis master " + q.RedisSentinelMaster + " of the Sentinels at " + strings.Join(uo.Addrs, ",")
+	default:
+		rdb = redis.NewClient(uo.Simple())
+	}
+	err = Retry(ctx, o, where, func(ctx context.Context) error {
+		if cc, ok := rdb.(*redis.ClusterClient); ok {
+			// Every master must answer: a PING reaches only one node, and a cluster with a slot range
+			// uncovered fails the commits that land there.
+			return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return c.Ping(ctx).Err() })
+		}
 		return rdb.Ping(ctx).Err()
 	})
 	if err != nil {

@@ -3,13 +3,17 @@ package connect_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/smsconv/smsconv/shared/connect"
 	"github.com/smsconv/smsconv/shared/natstest"
+	"github.com/smsconv/smsconv/shared/platform"
 	"github.com/smsconv/smsconv/shared/platform/platformtest"
 	"github.com/smsconv/smsconv/shared/redistest"
 )
@@ -64,7 +68,7 @@ func TestRedisWaitsAndGivesUpNamingTheURL(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := connect.Redis(ctx, srv.URL, options(logs))
+		_, err := connect.Redis(ctx, platform.Queue{RedisURL: srv.URL}, options(logs))
 		done <- err
 	}()
 	logs.WaitFor(t, "waiting for Redis at "+srv.URL+" (attempt 2: ")
@@ -74,7 +78,7 @@ func TestRedisWaitsAndGivesUpNamingTheURL(t *testing.T) {
 	}
 
 	srv.Restart()
-	rdb, err := connect.Redis(context.Background(), srv.URL, options(logs))
+	rdb, err := connect.Redis(context.Background(), platform.Queue{RedisURL: srv.URL}, options(logs))
 	if err != nil {
 		t.Fatalf("connect to a running redis: %v", err)
 	}
@@ -98,4 +102,49 @@ func TestRetryStopsAtAPermanentError(t *testing.T) {
 	if got := strings.Count(logs.String(), "waiting for streams"); got != 2 {
 		t.Fatalf("%d waiting lines, want 2:\n%s", got, logs.String())
 	}
+}
+
+// TestRedisTopologies connects to a real Redis Cluster and to a Sentinel-watched master and runs a
+// transaction on each: the kind of client follows the variables, not the number of addresses.
+func TestRedisTopologies(t *testing.T) {
+	cluster := redistest.StartCluster(t)
+	sentinel := redistest.StartSentinel(t)
+	tests := []struct {
+		name string
+		q    platform.Queue
+		kind string
+	}{
+		{"cluster from one seed", platform.Queue{RedisURL: "redis://ignored:6379/0", RedisClusterAddrs: cluster.Addrs[:1]}, "*redis.ClusterClient"},
+		{"sentinel", platform.Queue{RedisURL: "redis://ignored:6379/0", RedisSentinelAddrs: sentinel.Addrs, RedisSentinelMaster: sentinel.MasterName}, "*redis.Client"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logs := platformtest.NewLogs()
+			rdb, err := connect.Redis(context.Background(), tt.q, options(logs))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rdb.Close()
+			if got := fmt.Sprintf("%T", rdb); got != tt.kind {
+				t.Fatalf("client %s, want %s", got, tt.kind)
+			}
+			ctx := context.Background()
+			if _, err := rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+				p.Set(ctx, "{k}a", "1", 0)
+				p.Set(ctx, "{k}b", "2", 0)
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if got := rdb.Get(ctx, "{k}b").Val(); got != "2" {
+				t.Fatalf("get = %q", got)
+			}
+		})
+	}
+	t.Run("cluster with a database", func(t *testing.T) {
+		_, err := connect.Redis(context.Background(), platform.Queue{RedisURL: "redis://x:6379/3", RedisClusterAddrs: cluster.Addrs}, options(platformtest.NewLogs()))
+		if err == nil || !strings.Contains(err.Error(), "database 0 only") {
+			t.Fatalf("err = %v", err)
+		}
+	})
 }

@@ -96,6 +96,9 @@ func collect(rv reflect.Value, out *[]Var) {
 			continue
 		}
 		val := fmt.Sprint(fv.Interface())
+		if list, ok := fv.Interface().([]string); ok {
+			val = strings.Join(list, ",") // as it is written in the variable, not as Go prints a slice
+		}
 		if fv.IsZero() {
 			val = ""
 		}
@@ -118,10 +121,17 @@ func mask(val string, secret bool) string {
 }
 
 // RedactURL hides the password (or token) of a URL such as redis://:pw@host:6379/0, for logs and errors;
-// other values pass unchanged.
+// other values pass unchanged. A comma-separated list of URLs (NATS_URL of a cluster) is redacted URL by URL.
 func RedactURL(s string) string {
 	if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
 		return s
+	}
+	if strings.Contains(s, ",") {
+		parts := strings.Split(s, ",")
+		for i, p := range parts {
+			parts[i] = RedactURL(p)
+		}
+		return strings.Join(parts, ",")
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {

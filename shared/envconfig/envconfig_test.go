@@ -85,3 +85,29 @@ func TestVars(t *testing.T) {
 		t.Fatalf("desc %+v", got["TEST_PORT"])
 	}
 }
+
+func TestVarsListsAndURLLists(t *testing.T) {
+	type clustered struct {
+		Servers string   `env:"TEST_SERVERS"`
+		Addrs   []string `env:"TEST_ADDRS" envSeparator:","`
+	}
+	c, err := Parse([]string{"TEST_SERVERS=nats://u:pw@a:4222,nats://u:pw@b:4222", "TEST_ADDRS=a:7000,b:7001"}, clustered{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, v := range Vars(&c) {
+		got[v.Name] = v.Value
+	}
+	tests := []struct{ name, want string }{
+		{"TEST_SERVERS", "nats://u:xxxxx@a:4222,nats://u:xxxxx@b:4222"},
+		{"TEST_ADDRS", "a:7000,b:7001"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got[tc.name] != tc.want {
+				t.Fatalf("%s = %q, want %q", tc.name, got[tc.name], tc.want)
+			}
+		})
+	}
+}

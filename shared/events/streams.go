@@ -91,8 +91,11 @@ func streams(o StreamOptions) []jetstream.StreamConfig {
 			Duplicates: o.DuplicateWindow,
 			Storage:    o.Storage,
 			Replicas:   o.Replicas,
-			// Direct gets make the worker's "is anything older pending for this conversation" check cheap.
-			AllowDirect: true,
+			// The worker's "is anything older pending for this conversation" check must see every stored
+			// message. A direct get may be answered by any replica, and a lagging one answers "none older"
+			// (ADR-31); without direct gets the get goes to $JS.API.STREAM.MSG.GET, which only the stream
+			// leader answers. On one server they are the same, and the direct get is cheaper.
+			AllowDirect: o.Replicas == 1,
 		},
 		{
 			Name:        StreamEvents,

@@ -79,7 +79,13 @@ func (s *Server) Restart() {
 // ends.
 func (s *Server) Connect(tb testing.TB, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
 	tb.Helper()
-	nc, err := nats.Connect(s.URL, opts...)
+	return connect(tb, s.URL, opts...)
+}
+
+// connect connects to url (one server or several, comma-separated), closing the connection when the test ends.
+func connect(tb testing.TB, url string, opts ...nats.Option) (*nats.Conn, jetstream.JetStream) {
+	tb.Helper()
+	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		tb.Fatalf("natstest: connect: %v", err)
 	}

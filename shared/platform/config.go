@@ -38,20 +38,56 @@ func (l Logging) Logger(w io.Writer, service string) (*slog.Logger, error) {
 
 // Queue is where the queue and the store are: what the ingress and the workers must agree on.
 type Queue struct {
-	NATSURL     string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222" desc:"NATS with JetStream (2.11+)"`
-	RedisURL    string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" desc:"Redis 7"`
-	RedisPrefix string `env:"REDIS_PREFIX" envDefault:"sms" desc:"Redis key prefix (several deployments can share a Redis)"`
-	Partitions  int    `env:"NATS_PARTITIONS" envDefault:"16" desc:"conversation partitions; the same on every process"`
+	NATSURL      string `env:"NATS_URL" envDefault:"nats://127.0.0.1:4222" desc:"NATS with JetStream (2.11+); several servers of a cluster separated by commas"`
+	NATSReplicas int    `env:"NATS_REPLICAS" envDefault:"1" desc:"replicas of every stream and consumer the services create (3 on a three-node cluster)"`
+	RedisURL     string `env:"REDIS_URL" envDefault:"redis://127.0.0.1:6379/0" desc:"Redis 7, one node; with REDIS_CLUSTER_ADDRS or REDIS_SENTINEL_ADDRS it gives only the user, password and TLS"`
+	// RedisClusterAddrs are the seed nodes of a Redis Cluster (host:port, comma-separated).
+	RedisClusterAddrs []string `env:"REDIS_CLUSTER_ADDRS" envSeparator:"," desc:"Redis Cluster seed nodes host:port, comma-separated"`
+	// RedisSentinelAddrs are the Sentinels watching RedisSentinelMaster (host:port, comma-separated).
+	RedisSentinelAddrs  []string `env:"REDIS_SENTINEL_ADDRS" envSeparator:"," desc:"Redis Sentinels host:port, comma-separated (with REDIS_SENTINEL_MASTER)"`
+	RedisSentinelMaster string   `env:"REDIS_SENTINEL_MASTER" desc:"name of the master the Sentinels watch"`
+	RedisPrefix         string   `env:"REDIS_PREFIX" envDefault:"sms" desc:"Redis key prefix (several deployments can share a Redis)"`
+	Partitions          int      `env:"NATS_PARTITIONS" envDefault:"16" desc:"conversation partitions; the same on every process"`
 }
 
-// Validate checks the URLs and the partition count.
+// NATSServers returns the servers of NATS_URL, one per comma-separated entry.
+func (q Queue) NATSServers() []string {
+	var out []string
+	for s := range strings.SplitSeq(q.NATSURL, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Validate checks the URLs, the Redis topology (one node, a cluster or Sentinel: one of them), the replicas and
+// the partition count.
 func (q Queue) Validate() error {
 	var errs []error
-	if u, err := url.Parse(q.NATSURL); err != nil || u.Host == "" {
-		errs = append(errs, fmt.Errorf("NATS_URL %q: want a URL such as nats://127.0.0.1:4222", envconfig.RedactURL(q.NATSURL)))
+	servers := q.NATSServers()
+	if len(servers) == 0 {
+		errs = append(errs, errors.New("NATS_URL is empty: want a URL such as nats://127.0.0.1:4222"))
+	}
+	for _, s := range servers {
+		if u, err := url.Parse(s); err != nil || u.Host == "" {
+			errs = append(errs, fmt.Errorf("NATS_URL %q: want URLs such as nats://127.0.0.1:4222, comma-separated", envconfig.RedactURL(s)))
+		}
+	}
+	if q.NATSReplicas < 1 || q.NATSReplicas > 5 {
+		errs = append(errs, fmt.Errorf("NATS_REPLICAS %d: want 1..5 (JetStream's limit), 3 on a three-node cluster", q.NATSReplicas))
 	}
 	if u, err := url.Parse(q.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
 		errs = append(errs, fmt.Errorf("REDIS_URL %q: want a URL such as redis://127.0.0.1:6379/0", envconfig.RedactURL(q.RedisURL)))
+	}
+	errs = append(errs, checkAddrs("REDIS_CLUSTER_ADDRS", q.RedisClusterAddrs), checkAddrs("REDIS_SENTINEL_ADDRS", q.RedisSentinelAddrs))
+	switch {
+	case len(q.RedisClusterAddrs) > 0 && len(q.RedisSentinelAddrs) > 0:
+		errs = append(errs, errors.New("REDIS_CLUSTER_ADDRS and REDIS_SENTINEL_ADDRS are both set: a Redis is either a cluster or watched by Sentinels"))
+	case len(q.RedisSentinelAddrs) > 0 && q.RedisSentinelMaster == "":
+		errs = append(errs, errors.New("REDIS_SENTINEL_ADDRS needs REDIS_SENTINEL_MASTER, the master name the Sentinels watch (often mymaster)"))
+	case len(q.RedisSentinelAddrs) == 0 && q.RedisSentinelMaster != "":
+		errs = append(errs, errors.New("REDIS_SENTINEL_MASTER needs REDIS_SENTINEL_ADDRS, the Sentinels host:port"))
 	}
 	if q.Partitions < 1 || q.Partitions > 1024 {
 		errs = append(errs, fmt.Errorf("NATS_PARTITIONS %d: want 1..1024", q.Partitions))
@@ -80,6 +116,28 @@ func (t *Telnyx) Validate() error {
 	t.OurNumbers = ns
 	if u, err := url.Parse(t.TelnyxAPIURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("TELNYX_API_URL %q: want an http(s) URL such as https://api.telnyx.com/v2", envconfig.RedactURL(t.TelnyxAPIURL)))
+	}
+	return errors.Join(errs...)
+}
+
+// RedisTopology names the Redis deployment the configuration describes: "cluster", "sentinel" or "single".
+func (q Queue) RedisTopology() string {
+	switch {
+	case len(q.RedisClusterAddrs) > 0:
+		return "cluster"
+	case len(q.RedisSentinelAddrs) > 0:
+		return "sentinel"
+	}
+	return "single"
+}
+
+// checkAddrs checks a comma-separated list of host:port.
+func checkAddrs(name string, addrs []string) error {
+	var errs []error
+	for _, a := range addrs {
+		if _, port, err := net.SplitHostPort(strings.TrimSpace(a)); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("%s %q: want host:port, comma-separated", name, a))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -20,6 +20,8 @@ type Server struct {
 	dir  string
 	port int
 	cmd  *exec.Cmd
+	// extra are arguments beyond the defaults (cluster mode, replicaof), kept across Restart.
+	extra []string
 	// Addr is host:port; URL is a redis:// URL for database 0.
 	Addr string
 	URL  string
@@ -32,20 +34,16 @@ func Start(tb testing.TB) *Server {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		tb.Fatalf("redistest: redis-server not found on PATH: install it (Debian: apt-get install -y redis-server)")
 	}
-	s := &Server{tb: tb, dir: tb.TempDir(), port: freePort(tb)}
-	s.Addr = "127.0.0.1:" + strconv.Itoa(s.port)
-	s.URL = "redis://" + s.Addr + "/0"
-	s.start()
-	tb.Cleanup(s.Kill)
-	return s
+	return newServer(tb)
 }
 
 func (s *Server) start() {
 	s.tb.Helper()
-	cmd := exec.Command("redis-server",
+	args := append([]string{
 		"--port", strconv.Itoa(s.port), "--bind", "127.0.0.1", "--dir", s.dir,
 		"--appendonly", "yes", "--appendfsync", "always", "--save", "",
-		"--logfile", filepath.Join(s.dir, "redis.log"))
+		"--logfile", filepath.Join(s.dir, "redis.log")}, s.extra...)
+	cmd := exec.Command("redis-server", args...)
 	if err := cmd.Start(); err != nil {
 		s.tb.Fatalf("redistest: start redis-server: %v", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -58,10 +59,17 @@ func (s *Store) ApplyReceipt(ctx context.Context, r Receipt) (ReceiptOutcome, st
 		}
 		return 0, "", fmt.Errorf("apply receipt: %w", err)
 	}
+	k, err := s.keyOf(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return ReceiptUnknown, id, nil
+	}
+	if err != nil {
+		return 0, "", fmt.Errorf("apply receipt: %w", err)
+	}
 	if r.At.IsZero() {
 		r.At = time.Now()
 	}
-	n, err := s.receipt.Run(ctx, s.rdb, []string{s.msgKey(id)}, r.Status, rank, r.ErrorCode, r.ErrorTitle, r.At.UnixMilli(), receiptRanks).Int()
+	n, err := s.receipt.Run(ctx, s.rdb, []string{s.msgKey(k, id)}, r.Status, rank, r.ErrorCode, r.ErrorTitle, r.At.UnixMilli(), receiptRanks).Int()
 	if err != nil {
 		return 0, "", fmt.Errorf("apply receipt: %w", err)
 	}

@@ -1,6 +1,13 @@
 // Package store keeps conversations and messages in Redis. Every inbound message changes Redis once, in one
 // Lua script that checks for duplicates, compares the conversation's version, stores the new state, records
 // the inbound message and the reply to send, and appends both to the history.
+//
+// Key layout (one hash slot per script, so it runs on Redis Cluster): everything a commit touches carries
+// the conversation as its hash tag, {our|user}: the conversation hash, its history list, its message records,
+// its reply window and loop counters. What is addressed by another name lives beside it and is written in
+// the same round trip, outside the script: a message id's conversation (ref:<id>, for GET /messages/{id} and
+// the receipts), a Telnyx id's message (tx:<telnyx id>), and the listing index (one sorted set, convs, so
+// paging stays one ordered range on a cluster too).
 package store
 
 import (
@@ -137,11 +144,29 @@ func New(rdb redis.UniversalClient, o Options) *Store {
 	return &Store{rdb: rdb, o: o, commit: redis.NewScript(commitLua), receipt: redis.NewScript(receiptLua)}
 }
 
-func (s *Store) convKey(k Key) string    { return s.o.Prefix + ":conv:{" + k.member() + "}" }
-func (s *Store) histKey(k Key) string    { return s.o.Prefix + ":hist:{" + k.member() + "}" }
-func (s *Store) msgKey(id string) string { return s.o.Prefix + ":msg:" + id }
+func (s *Store) convKey(k Key) string { return s.o.Prefix + ":conv:{" + k.member() + "}" }
+func (s *Store) histKey(k Key) string { return s.o.Prefix + ":hist:{" + k.member() + "}" }
+func (s *Store) msgKey(k Key, id string) string {
+	return s.o.Prefix + ":msg:{" + k.member() + "}:" + id
+}
+func (s *Store) refKey(id string) string { return s.o.Prefix + ":ref:" + id }
 func (s *Store) txKey(id string) string  { return s.o.Prefix + ":tx:" + id }
 func (s *Store) indexKey() string        { return s.o.Prefix + ":convs" }
+
+// legacyMsgKey is where versions before the one-slot layout kept message id's record.
+func (s *Store) legacyMsgKey(id string) string { return s.o.Prefix + ":msg:" + id }
+
+// keyOf finds the conversation of message id through its ref key (ErrNotFound when it has none).
+func (s *Store) keyOf(ctx context.Context, id string) (Key, error) {
+	m, err := s.rdb.Get(ctx, s.refKey(id)).Result()
+	if isNil(err) {
+		return Key{}, fmt.Errorf("message %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Key{}, err
+	}
+	return keyFromMember(m), nil
+}
 
 // Ping checks that Redis answers.
 func (s *Store) Ping(ctx context.Context) error {
@@ -168,10 +193,10 @@ type Loaded struct {
 func (s *Store) Load(ctx context.Context, k Key, msgID, replyID string) (Loaded, error) {
 	pipe := s.rdb.Pipeline()
 	conv := pipe.HGetAll(ctx, s.convKey(k))
-	msg := pipe.HGetAll(ctx, s.msgKey(msgID))
+	msg := pipe.HGetAll(ctx, s.msgKey(k, msgID))
 	var reply *redis.MapStringStringCmd
 	if replyID != "" {
-		reply = pipe.HGetAll(ctx, s.msgKey(replyID))
+		reply = pipe.HGetAll(ctx, s.msgKey(k, replyID))
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return Loaded{}, fmt.Errorf("load conversation: %w", err)
@@ -228,19 +253,22 @@ const (
 )
 
 // Apply runs the commit script. It returns ErrConflict when the conversation's version moved. It never
-// changes c: what the script decided comes back in the CommitResult.
+// changes c: what the script decided comes back in the CommitResult. The message ids' refs and the listing
+// index are written in the same round trip (a pipeline, outside the script: other hash slots). They are
+// idempotent, written on every attempt whatever the script answers, so a redelivery after a failed round trip
+// completes them.
 func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	msgFields, err := json.Marshal(encodeMessage(c.Message))
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
 	replyFields := []byte("")
-	replyKey := s.msgKey("-")
+	replyKey := s.msgKey(c.Key, "-")
 	if c.Reply != nil {
 		if replyFields, err = json.Marshal(encodeMessage(*c.Reply)); err != nil {
 			return CommitResult{}, fmt.Errorf("commit: %w", err)
 		}
-		replyKey = s.msgKey(c.Reply.ID)
+		replyKey = s.msgKey(c.Key, c.Reply.ID)
 	}
 	convFields, err := json.Marshal(encodeConversation(c.Conversation))
 	if err != nil {
@@ -250,17 +278,42 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	legacyKey := s.msgKey(c.Message.ID)
-	if c.LegacyID != "" {
-		legacyKey = s.msgKey(c.LegacyID)
+	msgKey := s.msgKey(c.Key, c.Message.ID)
+	// The older version's record is in another hash slot; on Redis Cluster, which no older version could
+	// use, there is none, and the script must not name a key of another slot.
+	legacyKey := msgKey
+	if _, clustered := s.rdb.(*redis.ClusterClient); c.LegacyID != "" && !clustered {
+		legacyKey = s.legacyMsgKey(c.LegacyID)
 	}
-	keys := []string{s.convKey(c.Key), s.histKey(c.Key), s.msgKey(c.Message.ID), replyKey, s.indexKey(),
+	keys := []string{s.convKey(c.Key), s.histKey(c.Key), msgKey, replyKey,
 		s.o.Prefix + ":replies:{" + c.Key.member() + "}", legacyKey, s.o.Prefix + ":loop:{" + c.Key.member() + "}"}
 	args := []any{c.ExpectVersion, string(convFields), string(msgFields), string(replyFields),
-		c.Message.ID, replyID(c.Reply), s.o.HistoryLimit, int64(s.o.MessageTTL / time.Second), c.Key.member(),
+		c.Message.ID, replyID(c.Reply), s.o.HistoryLimit, int64(s.o.MessageTTL / time.Second),
 		s.o.RepliesPerMinute, RateLimitedTitle, now.UnixMilli(), max(s.o.LoopRepeats, 0),
 		int64(s.o.LoopWindow / time.Second), LoopTitle}
-	res, err := s.commit.Run(ctx, s.rdb, keys, args...).Slice()
+	exec := func() (*redis.Cmd, error) {
+		pipe := s.rdb.Pipeline()
+		cmd := s.commit.EvalSha(ctx, pipe, keys, args...)
+		s.refs(ctx, pipe, c.Key, c.Message.ID)
+		if c.Reply != nil {
+			s.refs(ctx, pipe, c.Key, c.Reply.ID)
+		}
+		pipe.ZAdd(ctx, s.indexKey(), redis.Z{Member: c.Key.member()})
+		_, err := pipe.Exec(ctx)
+		return cmd, err
+	}
+	cmd, err := exec()
+	if cmd.Err() != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		// First commit on this server (or after a failover or restart): load the script, once, and again.
+		if lerr := s.commit.Load(ctx, s.rdb).Err(); lerr != nil {
+			return CommitResult{}, fmt.Errorf("commit: load script: %w", lerr)
+		}
+		cmd, err = exec()
+	}
+	if err != nil {
+		return CommitResult{}, fmt.Errorf("commit: %w", err)
+	}
+	res, err := cmd.Slice()
 	if err != nil {
 		return CommitResult{}, fmt.Errorf("commit: %w", err)
 	}
@@ -278,6 +331,11 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	return CommitResult{}, fmt.Errorf("commit: unexpected script result %v", res)
 }
 
+// refs queues the write of message id's ref (its conversation) on pipe.
+func (s *Store) refs(ctx context.Context, pipe redis.Pipeliner, k Key, id string) {
+	pipe.Set(ctx, s.refKey(id), k.member(), s.o.MessageTTL)
+}
+
 func replyID(r *Message) string {
 	if r == nil {
 		return ""
@@ -287,6 +345,8 @@ func replyID(r *Message) string {
 
 // Update changes the status of an outbound message and the fields that come with it.
 type Update struct {
+	// Key is the message's conversation; when it is zero, UpdateMessage looks it up (one more round trip).
+	Key        Key
 	Status     string
 	TelnyxID   string
 	ErrorCode  string
@@ -306,8 +366,16 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, u Update) error {
 	if u.ErrorCode != "" || u.ErrorTitle != "" {
 		fields["error_code"], fields["error_title"] = u.ErrorCode, u.ErrorTitle
 	}
-	pipe := s.rdb.TxPipeline()
-	pipe.HSet(ctx, s.msgKey(id), fields)
+	k := u.Key
+	if k == (Key{}) {
+		var err error
+		if k, err = s.keyOf(ctx, id); err != nil {
+			return fmt.Errorf("update message: %w", err)
+		}
+	}
+	// A pipeline, not a transaction: the record and the Telnyx id's index are in different hash slots.
+	pipe := s.rdb.Pipeline()
+	pipe.HSet(ctx, s.msgKey(k, id), fields)
 	if u.TelnyxID != "" {
 		pipe.Set(ctx, s.txKey(u.TelnyxID), id, s.o.MessageTTL)
 	}
@@ -346,10 +414,12 @@ func (s *Store) setFlag(ctx context.Context, k Key, field string, on bool) error
 // QueueSend records an outbound message queued through the API, before it is published for the worker.
 func (s *Store) QueueSend(ctx context.Context, m Message) error {
 	m.Direction, m.Status = DirectionOutbound, StatusQueued
-	if err := s.rdb.HSet(ctx, s.msgKey(m.ID), encodeMessage(m)).Err(); err != nil {
-		return fmt.Errorf("queue send: %w", err)
-	}
-	if err := s.rdb.Expire(ctx, s.msgKey(m.ID), s.o.MessageTTL).Err(); err != nil {
+	k := Key{Our: m.Our, User: m.User}
+	pipe := s.rdb.Pipeline()
+	pipe.HSet(ctx, s.msgKey(k, m.ID), encodeMessage(m))
+	pipe.Expire(ctx, s.msgKey(k, m.ID), s.o.MessageTTL)
+	s.refs(ctx, pipe, k, m.ID)
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("queue send: %w", err)
 	}
 	return nil
@@ -357,7 +427,17 @@ func (s *Store) QueueSend(ctx context.Context, m Message) error {
 
 // DeleteMessage removes a message record (used to undo QueueSend when the publish fails).
 func (s *Store) DeleteMessage(ctx context.Context, id string) error {
-	if err := s.rdb.Del(ctx, s.msgKey(id)).Err(); err != nil {
+	k, err := s.keyOf(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("delete message: %w", err)
+	}
+	pipe := s.rdb.Pipeline()
+	pipe.Del(ctx, s.msgKey(k, id))
+	pipe.Del(ctx, s.refKey(id))
+	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("delete message: %w", err)
 	}
 	return nil
@@ -366,9 +446,10 @@ func (s *Store) DeleteMessage(ctx context.Context, id string) error {
 // LegacyInbound reads inbound message id as an older version stored it (keyed by the raw Telnyx id, its
 // reply under the reply id of the time) and its reply, if that version committed it; nil when it did not.
 // A message committed before an upgrade and delivered again after it is answered from these records, never
-// twice. Records of that version expire with MessageTTL, after which this finds nothing.
+// twice. Records of that version expire with MessageTTL, after which this finds nothing. The reply found is
+// copied into the current key layout.
 func (s *Store) LegacyInbound(ctx context.Context, id string) (in, reply *Message, err error) {
-	h, err := s.rdb.HGetAll(ctx, s.msgKey(id)).Result()
+	h, err := s.rdb.HGetAll(ctx, s.legacyMsgKey(id)).Result()
 	if err != nil {
 		return nil, nil, fmt.Errorf("get legacy message: %w", err)
 	}
@@ -380,19 +461,34 @@ func (s *Store) LegacyInbound(ctx context.Context, id string) (in, reply *Messag
 	if m.ReplyID == "" {
 		return &m, nil, nil
 	}
-	h, err = s.rdb.HGetAll(ctx, s.msgKey(m.ReplyID)).Result()
+	h, err = s.rdb.HGetAll(ctx, s.legacyMsgKey(m.ReplyID)).Result()
 	if err != nil {
 		return nil, nil, fmt.Errorf("get legacy reply: %w", err)
 	}
-	if r, ok := decodeMessage(h); ok {
-		return &m, &r, nil
+	r, ok := decodeMessage(h)
+	if !ok {
+		return &m, nil, nil
 	}
-	return &m, nil, nil
+	// Copy the reply into this layout (its conversation's slot, with its ref), where sending it updates it and
+	// GET /messages/{id} reads it.
+	k := Key{Our: r.Our, User: r.User}
+	pipe := s.rdb.Pipeline()
+	pipe.HSet(ctx, s.msgKey(k, r.ID), h)
+	pipe.Expire(ctx, s.msgKey(k, r.ID), s.o.MessageTTL)
+	s.refs(ctx, pipe, k, r.ID)
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, fmt.Errorf("copy legacy reply: %w", err)
+	}
+	return &m, &r, nil
 }
 
 // GetMessage reads one message record.
 func (s *Store) GetMessage(ctx context.Context, id string) (Message, error) {
-	h, err := s.rdb.HGetAll(ctx, s.msgKey(id)).Result()
+	k, err := s.keyOf(ctx, id)
+	if err != nil {
+		return Message{}, fmt.Errorf("get message: %w", err)
+	}
+	h, err := s.rdb.HGetAll(ctx, s.msgKey(k, id)).Result()
 	if err != nil {
 		return Message{}, fmt.Errorf("get message: %w", err)
 	}
@@ -467,7 +563,7 @@ func (s *Store) History(ctx context.Context, k Key, limit int) ([]Message, error
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	for i, id := range ids {
-		cmds[i] = pipe.HGetAll(ctx, s.msgKey(id))
+		cmds[i] = pipe.HGetAll(ctx, s.msgKey(k, id))
 	}
 	if len(ids) > 0 {
 		if _, err := pipe.Exec(ctx); err != nil {
@@ -586,7 +682,11 @@ func millis(s string) time.Time {
 // CountSendFailure records one more transient send failure of outbound message id and returns how many
 // there have been. Kept on the message, so the count survives the message moving between workers.
 func (s *Store) CountSendFailure(ctx context.Context, id string) (int, error) {
-	n, err := s.rdb.HIncrBy(ctx, s.msgKey(id), "send_failures", 1).Result()
+	k, err := s.keyOf(ctx, id)
+	if err != nil {
+		return 0, fmt.Errorf("count send failure: %w", err)
+	}
+	n, err := s.rdb.HIncrBy(ctx, s.msgKey(k, id), "send_failures", 1).Result()
 	if err != nil {
 		return 0, fmt.Errorf("count send failure: %w", err)
 	}

@@ -24,14 +24,21 @@ var (
 	t0  = time.Date(2026, 6, 18, 12, 0, 0, 0, time.UTC)
 )
 
-// step applies the seed dialog to one inbound message through Load and Apply, as the worker does.
+// step applies the seed dialog to one inbound message of conversation k through Load and Apply, as the
+// worker does.
 func step(t *testing.T, s *store.Store, id, text string) (store.CommitResult, conversation.Result, error) {
 	t.Helper()
-	return stepAt(t, s, id, text, time.Time{})
+	return stepOn(t, s, k, id, text, time.Time{})
 }
 
 // stepAt is step with our clock at now (zero: time.Now).
 func stepAt(t *testing.T, s *store.Store, id, text string, now time.Time) (store.CommitResult, conversation.Result, error) {
+	t.Helper()
+	return stepOn(t, s, k, id, text, now)
+}
+
+// stepOn is stepAt on conversation k.
+func stepOn(t *testing.T, s *store.Store, k store.Key, id, text string, now time.Time) (store.CommitResult, conversation.Result, error) {
 	t.Helper()
 	l, err := s.Load(ctx, k, id, "r-"+id)
 	if err != nil {
@@ -266,8 +273,15 @@ func TestLoopGuardStopsRepeatedReplies(t *testing.T) {
 // A message an older version committed under its raw id is a duplicate after the upgrade, and
 // LegacyInbound finds it and its reply.
 func TestLegacyCommitIsADuplicate(t *testing.T) {
-	s, _ := newStore(t)
-	if _, _, err := step(t, s, "m1", "hello"); err != nil { // the old layout: raw id, reply "r-m1"
+	s, srv := newStore(t)
+	// The records as the older version wrote them: keyed by the raw id alone, the reply as "r-m1".
+	rdb := srv.Client()
+	if err := rdb.HSet(ctx, "t:msg:m1", "id", "m1", "dir", "inbound", "our", k.Our, "user", k.User, "text", "hello",
+		"status", "received", "created", t0.UnixMilli(), "committed", "1", "reply_id", "r-m1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HSet(ctx, "t:msg:r-m1", "id", "r-m1", "dir", "outbound", "our", k.Our, "user", k.User,
+		"status", "pending", "created", t0.UnixMilli(), "reply_to", "m1").Err(); err != nil {
 		t.Fatal(err)
 	}
 	l, err := s.Load(ctx, k, "in_m1", "rpl_m1:1")

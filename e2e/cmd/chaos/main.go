@@ -14,6 +14,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -37,8 +38,12 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
-	o := chaos.DefaultOptions()
+	o, err := profile(args)
+	if err != nil {
+		return err
+	}
 	fs := flag.NewFlagSet("chaos", flag.ContinueOnError)
+	fs.String("profile", "default", "default (one NATS server, one Redis) or cluster (3-server NATS at R3, Redis Cluster); the other flags apply on top")
 	fs.IntVar(&o.Conversations, "conversations", o.Conversations, "users texting at once")
 	fs.IntVar(&o.MessagesPerConversation, "messages", o.MessagesPerConversation, "texts per conversation, sent as a burst")
 	fs.BoolVar(&o.Status, "status", o.Status, "end each conversation with 'status' (its reply states the message count)")
@@ -100,4 +105,27 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintln(out, "logs and data kept in", report.LogDir)
 	}
 	return runErr
+}
+
+// profile picks the options the other flags start from: -profile must be read before them, since they
+// override its values.
+func profile(args []string) (chaos.Options, error) {
+	name := "default"
+	for i, a := range args {
+		switch {
+		case a == "-profile" || a == "--profile":
+			if i+1 < len(args) {
+				name = args[i+1]
+			}
+		case strings.HasPrefix(a, "-profile=") || strings.HasPrefix(a, "--profile="):
+			name = a[strings.Index(a, "=")+1:]
+		}
+	}
+	switch name {
+	case "default":
+		return chaos.DefaultOptions(), nil
+	case "cluster":
+		return chaos.ClusterOptions(), nil
+	}
+	return chaos.Options{}, fmt.Errorf("-profile %q: want default or cluster", name)
 }

@@ -42,8 +42,12 @@ func Run(ctx context.Context, bins stack.Binaries, o Options, out io.Writer) (Re
 		fmt.Fprintf(out, "[%6.1fs] %s\n", time.Since(began).Seconds(), fmt.Sprintf(format, args...))
 	}
 	r := Report{Options: o, LogDir: dir}
-	logf("starting nats, redis, sandbox, ingress and %d workers in %s", o.Workers, dir)
-	s, err := stack.Start(ctx, bins, stack.Options{Workers: o.Workers, Partitions: o.Partitions, AckWait: o.AckWait, Dir: dir})
+	servers := "nats, redis"
+	if o.Cluster {
+		servers = "a 3-server NATS cluster (R3), a 6-node Redis Cluster"
+	}
+	logf("starting %s, sandbox, ingress and %d workers in %s", servers, o.Workers, dir)
+	s, err := stack.Start(ctx, bins, stack.Options{Workers: o.Workers, Partitions: o.Partitions, AckWait: o.AckWait, Dir: dir, Cluster: o.Cluster})
 	if err != nil {
 		return r, fmt.Errorf("start stack: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/smsconv/smsconv/e2e/internal/stack"
+	"github.com/smsconv/smsconv/shared/events"
 )
 
 // FaultCounts says which faults a run actually injected.
@@ -104,6 +105,10 @@ func (in *injector) schedule() []fault {
 	}
 	if o.RestartNATS {
 		fs = append(fs, fault{at: frac(0.65), name: "nats restart", do: in.restartNATS})
+		if o.Cluster {
+			// Then another node: the leader elected after the first loss.
+			fs = append(fs, fault{at: frac(0.8), name: "nats restart", do: in.restartNATS})
+		}
 	}
 	sort.SliceStable(fs, func(i, j int) bool { return fs[i].at < fs[j].at })
 	return fs
@@ -198,6 +203,10 @@ func (in *injector) restartStopped(ctx context.Context) {
 // restartRedis crashes Redis (SIGKILL) and starts it again on the same AOF: with appendfsync always every
 // acknowledged write survives.
 func (in *injector) restartRedis(ctx context.Context) {
+	if in.o.Cluster {
+		in.killRedisMaster(ctx)
+		return
+	}
 	in.s.Redis.Kill()
 	in.pause(ctx, in.o.Downtime)
 	if err := in.s.Redis.Start(ctx); err != nil {
@@ -211,6 +220,10 @@ func (in *injector) restartRedis(ctx context.Context) {
 // restartNATS crashes NATS, checks that the ingress answers 503 meanwhile (so Telnyx retries), and starts
 // it again on the same store.
 func (in *injector) restartNATS(ctx context.Context) {
+	if in.o.Cluster {
+		in.stopStreamLeader(ctx)
+		return
+	}
 	in.s.NATS.Kill()
 	down := time.Now()
 	in.pause(ctx, 300*time.Millisecond)
@@ -230,6 +243,68 @@ func (in *injector) restartNATS(ctx context.Context) {
 	}
 	in.count(func(c *FaultCounts) { c.NATSRestarts++ })
 	in.logf("nats killed (SIGKILL) and restarted after %s; ingress answered 503 meanwhile: %v", time.Since(down).Round(time.Millisecond), status == http.StatusServiceUnavailable)
+}
+
+// killRedisMaster SIGKILLs a Redis Cluster master (its replica takes over its slots) and starts it again
+// after Downtime; it rejoins as a replica.
+func (in *injector) killRedisMaster(ctx context.Context) {
+	m, err := in.s.RedisMaster(ctx)
+	if err != nil {
+		in.problem("find a redis master: %v", err)
+		return
+	}
+	m.Kill()
+	in.pause(ctx, in.o.Downtime)
+	if err := m.Start(ctx); err != nil {
+		in.problem("restart redis node %s: %v", m.Name, err)
+		return
+	}
+	if err := in.s.WaitRedisClusterHealthy(ctx, time.Minute); err != nil {
+		in.problem("redis cluster after %s came back: %v", m.Name, err)
+		return
+	}
+	in.count(func(c *FaultCounts) { c.RedisRestarts++ })
+	in.logf("redis master %s killed (SIGKILL), restarted after %s and back as a replica", m.Name, in.o.Downtime)
+}
+
+// stopStreamLeader SIGKILLs the NATS server leading the conversation stream, checks that the ingress still
+// stores webhooks (two servers are a quorum), and starts the server again after Downtime.
+func (in *injector) stopStreamLeader(ctx context.Context) {
+	leader, err := in.s.NATSStreamLeader(ctx, events.StreamConversations)
+	if err != nil {
+		in.problem("find the stream leader: %v", err)
+		return
+	}
+	leader.Kill()
+	down := time.Now()
+	// A webhook during the election (seconds: JetStream's Raft election timeouts) may be answered 503, and
+	// Telnyx retries it; once the two servers left have elected a leader it must be stored. The node stays
+	// down until then (at most storedWithin), so the run shows the quorum serving alone.
+	const storedWithin = 30 * time.Second
+	var status int
+	for time.Since(down) < storedWithin && ctx.Err() == nil {
+		var err error
+		status, _, err = in.c.PostWebhook(ctx, probeEvent(fmt.Sprintf("probe-%d-%s-%d", in.o.Seed, leader.Name, time.Now().UnixNano())))
+		if err == nil && status == http.StatusOK {
+			break
+		}
+		in.pause(ctx, 100*time.Millisecond)
+	}
+	if status != http.StatusOK {
+		in.problem("with the stream leader %s down the ingress answered %d for %s, want 200 once the two servers left elect a leader", leader.Name, status, storedWithin)
+	}
+	stored := "never"
+	if status == http.StatusOK {
+		stored = time.Since(down).Round(time.Millisecond).String()
+	}
+	in.pause(ctx, in.o.Downtime-time.Since(down))
+	if err := leader.Start(ctx); err != nil {
+		in.problem("restart nats node %s: %v", leader.Name, err)
+		return
+	}
+	in.count(func(c *FaultCounts) { c.NATSRestarts++ })
+	in.logf("nats: %s, the conversation stream's leader, killed (SIGKILL) and restarted after %s; a probe event (SMS_EVENTS) stored without it %s after the kill",
+		leader.Name, time.Since(down).Round(time.Millisecond), stored)
 }
 
 // probeEvent is a signed-able webhook of a type no consumer acts on: the ingress must still store it

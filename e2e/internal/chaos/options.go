@@ -66,6 +66,19 @@ type Options struct {
 	Seed int64
 	// Dir holds the processes' logs and data; a temporary directory when empty.
 	Dir string
+	// Cluster runs the cluster profile: NATS as three JetStream servers at NATS_REPLICAS=3 and Redis as a
+	// Redis Cluster (three masters, three replicas). The NATS fault then stops the conversation stream's
+	// leader, and later the new leader (another node); the Redis fault kills a master, whose replica takes
+	// over. With a quorum left, the ingress keeps answering 200 through a node loss.
+	Cluster bool
+}
+
+// ClusterOptions is the cluster profile (make chaos ARGS='-profile cluster'): DefaultOptions on clustered
+// NATS and Redis.
+func ClusterOptions() Options {
+	o := DefaultOptions()
+	o.Cluster = true
+	return o
 }
 
 // MaxConversations bounds Options.Conversations: each user gets a distinct valid number from one block.

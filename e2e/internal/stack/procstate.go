@@ -28,7 +28,7 @@ func (s *Stack) Procs() []*Proc {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*Proc
-	for _, p := range []*Proc{s.NATS, s.Redis, s.Sandbox, s.Ingress} {
+	for _, p := range append(append([]*Proc{s.NATS, s.Redis, s.Sandbox, s.Ingress}, s.NATSNodes...), s.RedisNodes...) {
 		if p != nil {
 			out = append(out, p)
 		}

@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -107,6 +108,9 @@ type Options struct {
 	Ports Ports
 	// NATSURL and RedisURL, when set, are servers to use instead of starting nats-server and redis-server.
 	NATSURL, RedisURL string
+	// Cluster runs NATS as a three-server JetStream cluster (streams and consumers at NATS_REPLICAS=3) and
+	// Redis as a Redis Cluster of three masters with one replica each, instead of one server of each.
+	Cluster bool
 	// OurNumber is TELNYX_PHONE_NUMBER (default +13125550100); AdminToken the ingress's ADMIN_TOKEN (default
 	// DevAdminToken).
 	OurNumber, AdminToken string
@@ -133,8 +137,12 @@ type Stack struct {
 
 	NATSURL, RedisURL, IngressURL, SandboxURL string
 
-	// NATS and Redis are nil when Options named servers to use.
+	// NATS and Redis are nil when Options named servers to use, or in a cluster stack.
 	NATS, Redis, Sandbox, Ingress *Proc
+	// NATSNodes and RedisNodes are the servers of a cluster stack (Options.Cluster); RedisClusterAddrs the
+	// Redis nodes' addresses, as REDIS_CLUSTER_ADDRS lists them.
+	NATSNodes, RedisNodes []*Proc
+	RedisClusterAddrs     []string
 
 	mu      sync.Mutex
 	Workers []*Proc
@@ -185,9 +193,9 @@ func resolvePorts(o Options) (Ports, error) {
 		what string
 		need bool
 	}{
-		{&p.NATS, "NATS (NATS_PORT)", o.NATSURL == ""},
-		{&p.NATSMonitor, "NATS monitoring (NATS_MONITOR_PORT)", o.NATSURL == ""},
-		{&p.Redis, "Redis (REDIS_PORT)", o.RedisURL == ""},
+		{&p.NATS, "NATS (NATS_PORT)", o.NATSURL == "" && !o.Cluster},
+		{&p.NATSMonitor, "NATS monitoring (NATS_MONITOR_PORT)", o.NATSURL == "" && !o.Cluster},
+		{&p.Redis, "Redis (REDIS_PORT)", o.RedisURL == "" && !o.Cluster},
 		{&p.Ingress, "the ingress (INGRESS_PORT)", true},
 		{&p.Sandbox, "the sandbox (SANDBOX_PORT)", true},
 	}
@@ -252,6 +260,12 @@ func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
 	s.SandboxURL = "http://127.0.0.1:" + strconv.Itoa(ports.Sandbox)
 
 	var procs []*Proc
+	if o.Cluster {
+		if err := s.startClusters(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("start clusters: %w", err)
+		}
+	}
 	if s.NATSURL == "" {
 		s.NATSURL = "nats://127.0.0.1:" + strconv.Itoa(ports.NATS)
 		if err := os.MkdirAll(filepath.Join(dir, "nats"), 0o755); err != nil {
@@ -304,8 +318,12 @@ func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
 
 // commonEnv is the environment the ingress and the workers share.
 func (s *Stack) commonEnv() []string {
-	return []string{"NATS_URL=" + s.NATSURL, "REDIS_URL=" + s.RedisURL, "TELNYX_PHONE_NUMBER=" + s.OurNumber,
+	env := []string{"NATS_URL=" + s.NATSURL, "REDIS_URL=" + s.RedisURL, "TELNYX_PHONE_NUMBER=" + s.OurNumber,
 		"NATS_PARTITIONS=" + strconv.Itoa(s.o.Partitions), "LOG_LEVEL=" + s.o.LogLevel, "LOG_FORMAT=" + s.o.LogFormat}
+	if s.o.Cluster {
+		env = append(env, "NATS_REPLICAS="+strconv.Itoa(clusterSize), "REDIS_CLUSTER_ADDRS="+strings.Join(s.RedisClusterAddrs, ","))
+	}
+	return env
 }
 
 // Dir is where logs and data live.
@@ -367,7 +385,7 @@ func (s *Stack) Close() {
 	for i := len(ws) - 1; i >= 0; i-- {
 		ws[i].Stop(15 * time.Second)
 	}
-	for _, p := range []*Proc{s.Ingress, s.Sandbox, s.Redis, s.NATS} {
+	for _, p := range append(append([]*Proc{s.Ingress, s.Sandbox, s.Redis, s.NATS}, s.RedisNodes...), s.NATSNodes...) {
 		if p != nil {
 			p.Stop(15 * time.Second)
 		}

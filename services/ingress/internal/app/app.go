@@ -36,7 +36,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	conns := connect.For(svc)
 
 	so := events.DefaultStreamOptions()
-	so.Partitions, so.MaxMsgs, so.MaxBytes = cfg.Partitions, cfg.StreamMaxMsgs, cfg.StreamMaxBytes
+	so.Partitions, so.MaxMsgs, so.MaxBytes, so.Replicas = cfg.Partitions, cfg.StreamMaxMsgs, cfg.StreamMaxBytes, cfg.NATSReplicas
 
 	srv := server(cfg)
 	return svc.Run(ctx,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/smsconv/smsconv/shared/conversation"
 	"github.com/smsconv/smsconv/shared/events"
@@ -35,23 +36,26 @@ type worker struct {
 	js    jetstream.JetStream
 	fake  *telnyxtest.Server
 	store *store.Store
+	// rdb is the Redis the worker uses, for writing records as an older version left them.
+	rdb *redis.Client
 }
 
 const hostilePartitions = 4
 
 func startWorker(t *testing.T, extra ...string) *worker {
 	t.Helper()
-	nats, redis := natstest.Start(t), redistest.Start(t)
+	nats, rds := natstest.Start(t), redistest.Start(t)
 	streamsOf(t, nats, hostilePartitions)
 	_, js := nats.Connect(t)
 	fake := telnyxtest.NewServer(t, fakeapi.Options{APIKey: "sandbox"})
-	env := append(environ(nats.URL, redis.URL, hostilePartitions), "TELNYX_API_KEY=sandbox",
+	env := append(environ(nats.URL, rds.URL, hostilePartitions), "TELNYX_API_KEY=sandbox",
 		"TELNYX_API_URL="+fake.BaseURL(), "TELNYX_PHONE_NUMBER="+ourA+","+ourB, "WORKER_HEARTBEAT=100ms")
 	env = append(env, extra...)
 	platformtest.Start(t, "worker", func(ctx context.Context, logOut io.Writer) error {
 		return command().Run(ctx, nil, env, io.Discard, logOut)
 	})
-	return &worker{t: t, js: js, fake: fake, store: store.New(redis.Client(), store.Options{Prefix: "sms"})}
+	rdb := rds.Client()
+	return &worker{t: t, js: js, fake: fake, store: store.New(rdb, store.Options{Prefix: "sms"}), rdb: rdb}
 }
 
 // inbound is what the ingress publishes for a text from user to our number.
@@ -98,9 +102,17 @@ func TestHostileInputThroughTheWorker(t *testing.T) {
 	oldKey := store.Key{Our: ourA, User: oldUser}
 	if _, err := w.store.Apply(t.Context(), store.Commit{Key: oldKey, Conversation: conversation.Seed.Step(conversation.New(time.Now()),
 		conversation.Inbound{Text: "hello"}, time.Now()).Conversation,
-		Message: store.Message{ID: "old-1", Direction: store.DirectionInbound, Our: ourA, User: oldUser, Text: "hello", Status: store.StatusReceived},
-		Reply: &store.Message{ID: "rpl_old-1", Direction: store.DirectionOutbound, Our: ourA, User: oldUser,
-			Text: conversation.ReplyGreeting, Status: store.StatusPending, ReplyTo: "old-1"}}); err != nil {
+		Message: store.Message{ID: "old-1", Direction: store.DirectionInbound, Our: ourA, User: oldUser, Text: "hello", Status: store.StatusReceived}}); err != nil {
+		t.Fatal(err)
+	}
+	// Its message records as that version keyed them: by id alone, outside the conversation's hash slot.
+	now := time.Now().UnixMilli()
+	if err := w.rdb.HSet(t.Context(), "sms:msg:old-1", "id", "old-1", "dir", store.DirectionInbound, "our", ourA, "user", oldUser,
+		"text", "hello", "status", store.StatusReceived, "created", now, "committed", "1", "reply_id", "rpl_old-1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.rdb.HSet(t.Context(), "sms:msg:rpl_old-1", "id", "rpl_old-1", "dir", store.DirectionOutbound, "our", ourA, "user", oldUser,
+		"text", conversation.ReplyGreeting, "status", store.StatusPending, "created", now, "reply_to", "old-1").Err(); err != nil {
 		t.Fatal(err)
 	}
 

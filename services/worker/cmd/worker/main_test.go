@@ -18,7 +18,7 @@ import (
 
 func TestHelpAndVersionStartNothing(t *testing.T) {
 	platformtest.CheckHelpAndVersion(t, command().Run, []string{"NATS_PARTITIONS=many"},
-		"TELNYX_API_KEY", "(required)", "WORKER_ACK_WAIT", "30s", "SHUTDOWN_TIMEOUT", "20s", "METRICS_ADDR", ":9090",
+		"TELNYX_API_KEY", "(required)", "WORKER_ACK_WAIT", "3s", "SHUTDOWN_TIMEOUT", "20s", "METRICS_ADDR", ":9090",
 		"NATS_PARTITIONS", "16", "FLOW_FILE", "worker flow check|test|record")
 }
 

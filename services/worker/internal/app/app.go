@@ -45,7 +45,7 @@ func Run(ctx context.Context, cfg config.Config, version string, logOut io.Write
 	metrics := workermetrics.New(reg)
 
 	so := events.DefaultStreamOptions()
-	so.Partitions, so.AckWait = cfg.Partitions, cfg.AckWait
+	so.Partitions, so.AckWait, so.Replicas = cfg.Partitions, cfg.AckWait, cfg.NATSReplicas
 
 	return svc.Run(ctx,
 		obs.Tracing("smsconv-worker"),

@@ -24,7 +24,7 @@ type Config struct {
 	MaxInFlight        int           `env:"WORKER_MAX_INFLIGHT" envDefault:"512" desc:"conversations processed at once"`
 	CacheSize          int           `env:"WORKER_CACHE_SIZE" envDefault:"100000" desc:"conversations kept in memory after a commit; 0 turns it off"`
 	MaxAttempts        int           `env:"WORKER_MAX_ATTEMPTS" envDefault:"10" desc:"transiently failed sends of a reply before its message is dead-lettered"`
-	AckWait            time.Duration `env:"WORKER_ACK_WAIT" envDefault:"30s" desc:"redelivery timeout of a message held by a dead worker"`
+	AckWait            time.Duration `env:"WORKER_ACK_WAIT" envDefault:"3s" desc:"redelivery timeout of a message held by a dead worker (kept alive while held)"`
 	Heartbeat          time.Duration `env:"WORKER_HEARTBEAT" envDefault:"1s" desc:"membership heartbeat; a worker silent for 3 beats loses its partitions"`
 	MetricsAddr        string        `env:"METRICS_ADDR" envDefault:":9090" desc:"listen address of /healthz and /metrics"`
 	platform.Config

@@ -57,6 +57,10 @@ type Options struct {
 type queued struct {
 	msg     jetstream.Msg
 	ackWait time.Duration
+	// touched is when the server last heard of the message from us (delivery or InProgress): a message
+	// waiting behind its conversation's earlier ones is kept alive too, so a short AckWait redelivers only
+	// what a dead worker held, never what a live one has yet to reach.
+	touched time.Time
 }
 
 // Runner consumes the owned partitions.
@@ -111,6 +115,7 @@ func New(ctx context.Context, js jetstream.JetStream, h Handler, o Options, log 
 		kick: make(chan struct{}, 1), rctx: rctx, stopReconcile: stopReconcile, reconciled: make(chan struct{}),
 		queues: map[string][]queued{}, sem: make(chan struct{}, o.MaxInFlight)}
 	go r.reconcileLoop()
+	go r.keepQueuedAlive()
 	return r, nil
 }
 
@@ -231,7 +236,7 @@ func (r *Runner) consume(p int) (jetstream.ConsumeContext, error) {
 		return nil, err
 	}
 	ackWait := c.CachedInfo().Config.AckWait
-	cc, err := c.Consume(func(msg jetstream.Msg) { r.enqueue(queued{msg: msg, ackWait: ackWait}) },
+	cc, err := c.Consume(func(msg jetstream.Msg) { r.enqueue(queued{msg: msg, ackWait: ackWait, touched: time.Now()}) },
 		jetstream.PullMaxMessages(500),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
@@ -411,6 +416,41 @@ func (r *Runner) keepAlive(msg jetstream.Msg, ackWait time.Duration) func() {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// queuedTouchEvery is how often the queued messages are looked at for a keep-alive: a small fraction of the
+// shortest AckWait allowed (3 s).
+const queuedTouchEvery = 250 * time.Millisecond
+
+// keepQueuedAlive sends InProgress for every queued message not touched for a third of its AckWait, until the
+// runner stops reconciling. The messages are picked under the lock and told outside it (no NATS call under a
+// mutex).
+func (r *Runner) keepQueuedAlive() {
+	t := time.NewTicker(queuedTouchEvery)
+	defer t.Stop()
+	var due []jetstream.Msg
+	for {
+		select {
+		case <-r.rctx.Done():
+			return
+		case <-t.C:
+		}
+		now := time.Now()
+		due = due[:0]
+		r.dmu.Lock()
+		for _, q := range r.queues {
+			for i := range q {
+				if q[i].msg != nil && now.Sub(q[i].touched) >= q[i].ackWait/3 {
+					q[i].touched = now
+					due = append(due, q[i].msg)
+				}
+			}
+		}
+		r.dmu.Unlock()
+		for _, m := range due {
+			_ = m.InProgress()
+		}
+	}
 }
 
 // deferDelay is 150-350 ms.

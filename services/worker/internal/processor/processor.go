@@ -283,7 +283,7 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 	}
 	if c.OptedOut && msg.ReplyTo == "" {
 		// A queued send to a number that opted out.
-		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusBlocked, ErrorCode: "40300", ErrorTitle: "recipient opted out"}); err != nil {
+		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Key: key, Status: store.StatusBlocked, ErrorCode: "40300", ErrorTitle: "recipient opted out"}); err != nil {
 			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
 		}
 		p.countBlocked()
@@ -292,7 +292,7 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 	res, err := p.Sender.Send(ctx, telnyx.SendRequest{From: msg.Our, To: msg.User, Text: bounded(msg.Text),
 		MessagingProfileID: p.MessagingProfileID}, msg.ID)
 	if err == nil {
-		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: statusOr(res.Status, store.StatusQueued), TelnyxID: res.ID}); err != nil {
+		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Key: key, Status: statusOr(res.Status, store.StatusQueued), TelnyxID: res.ID}); err != nil {
 			// Sent but not recorded: a retry sends again with the same Idempotency-Key, and Telnyx replays
 			// its answer instead of texting twice.
 			return Result{Outcome: Retry, Reason: "redis unavailable after send", Cause: CauseRedis, Err: err}
@@ -304,7 +304,7 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 	switch {
 	case errors.Is(err, telnyx.ErrOptedOut):
 		// Not a failure of ours: the user opted out. Record it; never retry, never dead-letter.
-		uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusBlocked, ErrorCode: code, ErrorTitle: title})
+		uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Key: key, Status: store.StatusBlocked, ErrorCode: code, ErrorTitle: title})
 		if uerr == nil {
 			p.Cache.remove(key)
 			uerr = p.Store.SetOptedOut(ctx, key, true)
@@ -327,7 +327,7 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		return Result{Outcome: Retry, Reason: "telnyx: " + shortErr(err), Cause: CauseTelnyx, Err: err, SendFailures: n,
 			RetryAfter: retryAfter}
 	default:
-		if uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusFailed, ErrorCode: code, ErrorTitle: title}); uerr != nil {
+		if uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Key: key, Status: store.StatusFailed, ErrorCode: code, ErrorTitle: title}); uerr != nil {
 			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: uerr}
 		}
 		return Result{Outcome: DeadLetter, Reason: "telnyx rejected the message: " + shortErr(err), Cause: CauseTelnyx, Err: err}
