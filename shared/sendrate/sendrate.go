@@ -228,3 +228,17 @@ func (l *Limiter) Throttled(ctx context.Context, from string, s Scope, pause tim
 	}
 	return float64(f) / 1000, nil
 }
+
+// throttleScopes maps the Telnyx error codes that mean "send slower" to what they slow: 10011 is the API's
+// rate limit (the account), 40318 the sender's queue being full and 40002 a carrier's temporary spam flag
+// (that number).
+var throttleScopes = map[string]Scope{"10011": Account, "40318": Number, "40002": Number}
+
+// ScopeOf says whether a failed send's Telnyx error code and HTTP status are a throttling answer, and what it
+// slows. A 429 with no code it knows slows the account.
+func ScopeOf(code string, status int) (Scope, bool) {
+	if s, ok := throttleScopes[code]; ok {
+		return s, true
+	}
+	return Account, status == 429
+}

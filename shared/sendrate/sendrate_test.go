@@ -263,3 +263,28 @@ func TestLimitsValidate(t *testing.T) {
 		})
 	}
 }
+
+func TestScopeOf(t *testing.T) {
+	tests := []struct {
+		name      string
+		code      string
+		status    int
+		want      sendrate.Scope
+		throttled bool
+	}{
+		{"API rate limit slows the account", "10011", 429, sendrate.Account, true},
+		{"queue full slows the number", "40318", 429, sendrate.Number, true},
+		{"temporary spam slows the number", "40002", 400, sendrate.Number, true},
+		{"a 429 without code slows the account", "", 429, sendrate.Account, true},
+		{"a 500 is not throttling", "10007", 500, sendrate.Account, false},
+		{"opt-out is not throttling", "40300", 403, sendrate.Account, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s, ok := sendrate.ScopeOf(tc.code, tc.status)
+			if ok != tc.throttled || ok && s != tc.want {
+				t.Fatalf("ScopeOf = %v, %v; want %v, %v", s, ok, tc.want, tc.throttled)
+			}
+		})
+	}
+}

@@ -33,8 +33,11 @@ var (
 	ErrAuth = errors.New("authentication failed")
 	// ErrInvalidNumber: a from or to number is invalid or cannot be messaged (codes 10016, 40310). Permanent.
 	ErrInvalidNumber = errors.New("invalid phone number")
-	// ErrRateLimited: Telnyx asked us to slow down (code 10011 or HTTP 429). Retryable.
+	// ErrRateLimited: Telnyx asked us to slow down (code 10011 or HTTP 429), or its queue for the sender is
+	// full (code 40318). Retryable, later and slower.
 	ErrRateLimited = errors.New("rate limited")
+	// ErrSpamTemporary: a carrier flagged the traffic as spam for now (code 40002). Retryable, slower.
+	ErrSpamTemporary = errors.New("temporarily flagged as spam")
 	// ErrUnexpectedResponse: a 2xx response without a readable data.id. Permanent: the message may well have
 	// been accepted, and a retry would replay the same response.
 	ErrUnexpectedResponse = errors.New("unexpected response")
@@ -185,6 +188,8 @@ var codeClasses = map[string]class{
 	"10016": {ErrInvalidNumber, false},
 	"40310": {ErrInvalidNumber, false},
 	"10011": {ErrRateLimited, true},
+	"40318": {ErrRateLimited, true},
+	"40002": {ErrSpamTemporary, true},
 }
 
 // statusClass classifies a failure whose error codes are unknown or absent.
@@ -266,7 +271,10 @@ func (c *Client) attempt(ctx context.Context, body []byte, idempotencyKey string
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return parseSuccess(resp.StatusCode, data)
 	}
-	return SendResult{}, parseError(resp.StatusCode, resp.Header.Get("Retry-After"), data, time.Now())
+	e := parseError(resp.StatusCode, resp.Header.Get("Retry-After"), data, time.Now())
+	// Telnyx's x-ratelimit-reset is the seconds until the window resets: no sooner than that either.
+	e.RetryAfter = max(e.RetryAfter, parseRetryAfter(resp.Header.Get("x-ratelimit-reset"), time.Now()))
+	return SendResult{}, e
 }
 
 // withContextErr makes a transport error carry the context's error when the context ended it, which the

@@ -169,17 +169,20 @@ func TestSendMakesOneRequest(t *testing.T) {
 // caller to schedule the retry; the client does not wait.
 func TestSendReportsRetryAfter(t *testing.T) {
 	tests := []struct {
-		name, header string
-		min, max     time.Duration
+		name, header, reset string
+		min, max            time.Duration
 	}{
-		{"one second", "1", time.Second, time.Second},
-		{"two minutes", "120", 120 * time.Second, 120 * time.Second},
-		{"http date", time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat), 100 * time.Second, 120 * time.Second},
+		{"one second", "1", "", time.Second, time.Second},
+		{"two minutes", "120", "", 120 * time.Second, 120 * time.Second},
+		{"http date", time.Now().Add(2 * time.Minute).UTC().Format(http.TimeFormat), "", 100 * time.Second, 120 * time.Second},
+		{"x-ratelimit-reset alone", "", "7", 7 * time.Second, 7 * time.Second},
+		{"the later of the two", "2", "5", 5 * time.Second, 5 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			api := newFakeAPI(t, func(_ int, w http.ResponseWriter, _ *http.Request) {
 				w.Header().Set("Retry-After", tc.header)
+				w.Header().Set("x-ratelimit-reset", tc.reset)
 				reply(w, http.StatusTooManyRequests, errBody(10011, "Too many requests", ""))
 			})
 			_, err := api.client().Send(t.Context(), sendReq, "k")
@@ -239,6 +242,10 @@ func TestSendClassification(t *testing.T) {
 			want: telnyx.ErrRateLimited, wantRetryable: true, wantRequests: 1},
 		{name: "rate-limit code on another status", status: 400, body: errBody("10011", "Too many requests", ""),
 			want: telnyx.ErrRateLimited, wantRetryable: true, wantRequests: 1, wantCode: "10011"},
+		{name: "sender queue full 40318", status: 429, body: errBody("40318", "Message queue full", ""),
+			want: telnyx.ErrRateLimited, wantRetryable: true, wantRequests: 1, wantCode: "40318"},
+		{name: "temporary spam flag 40002", status: 400, body: errBody("40002", "Blocked as spam - temporary", ""),
+			want: telnyx.ErrSpamTemporary, wantRetryable: true, wantRequests: 1, wantCode: "40002"},
 		{name: "2xx without data.id", status: 200, body: `{"data":{"to":[{"status":"queued"}]}}`,
 			want: telnyx.ErrUnexpectedResponse, wantRequests: 1},
 		{name: "2xx not JSON", status: 200, body: `<html>`,
