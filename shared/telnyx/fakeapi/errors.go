@@ -76,6 +76,9 @@ type errorMeta struct {
 type failure struct {
 	status int
 	err    apiError
+	// limit and reset, when set, are the x-ratelimit-limit and the seconds of x-ratelimit-reset and
+	// Retry-After of a 429 (the fake's throughput limits); otherwise the fixed rateLimit and one second.
+	limit, reset int
 }
 
 // newFailure builds a failure for code, with Telnyx's title; detail replaces the standard detail when set.
@@ -116,10 +119,17 @@ func injectedFailure(status int, code string) *failure {
 func (f *failure) write(w http.ResponseWriter) {
 	if f.status == http.StatusTooManyRequests {
 		h := w.Header()
-		h.Set("x-ratelimit-limit", strconv.Itoa(rateLimit))
+		limit, reset := rateLimit, 1
+		if f.limit > 0 {
+			limit = f.limit
+		}
+		if f.reset > 0 {
+			reset = f.reset
+		}
+		h.Set("x-ratelimit-limit", strconv.Itoa(limit))
 		h.Set("x-ratelimit-remaining", "0")
-		h.Set("x-ratelimit-reset", "1")
-		h.Set("Retry-After", "1")
+		h.Set("x-ratelimit-reset", strconv.Itoa(reset))
+		h.Set("Retry-After", strconv.Itoa(reset))
 	}
 	body, _ := json.Marshal(struct {
 		Errors []apiError `json:"errors"`

@@ -49,6 +49,8 @@ type Options struct {
 	Latency time.Duration
 	// Now is the clock used for timestamps and idempotency expiry; time.Now when nil.
 	Now func() time.Time
+	// RateLimits is the throughput enforced from the start and after Reset (none when zero).
+	RateLimits RateLimits
 	// PoolNumber is the sender of a send that names a messaging_profile_id but no from, as Telnyx picks one
 	// from the profile's number pool; DefaultOurNumber when empty.
 	PoolNumber string
@@ -56,15 +58,17 @@ type Options struct {
 
 // SentMessage is one message the fake accepted and "delivered to a phone" (deduplicated by Idempotency-Key).
 type SentMessage struct {
-	ID                 string    `json:"id"`
-	From               string    `json:"from"`
-	To                 string    `json:"to"`
-	Text               string    `json:"text"`
-	IdempotencyKey     string    `json:"idempotency_key,omitempty"`
-	MessagingProfileID string    `json:"messaging_profile_id,omitempty"`
-	WebhookURL         string    `json:"webhook_url,omitempty"`
-	MediaURLs          []string  `json:"media_urls,omitempty"`
-	At                 time.Time `json:"at"`
+	ID                 string   `json:"id"`
+	From               string   `json:"from"`
+	To                 string   `json:"to"`
+	Text               string   `json:"text"`
+	IdempotencyKey     string   `json:"idempotency_key,omitempty"`
+	MessagingProfileID string   `json:"messaging_profile_id,omitempty"`
+	WebhookURL         string   `json:"webhook_url,omitempty"`
+	MediaURLs          []string `json:"media_urls,omitempty"`
+	// Parts is the segments the text is billed as.
+	Parts int       `json:"parts"`
+	At    time.Time `json:"at"`
 }
 
 func (m SentMessage) clone() SentMessage {
@@ -98,6 +102,7 @@ type Fake struct {
 	poolNumber     string
 	now            func() time.Time
 	defaultLatency time.Duration
+	defaultRate    RateLimits
 
 	mu        sync.Mutex
 	latency   time.Duration
@@ -111,6 +116,7 @@ type Fake struct {
 	rateErr   fault
 	optedOut  map[string]struct{}
 	onSend    func(SentMessage)
+	rate      limiter
 	idem      map[string]idemRecord
 	lastSweep time.Time
 	// changed is closed and replaced whenever messages change, to wake WaitForMessages.
@@ -144,6 +150,8 @@ func NewFake(o Options) *Fake {
 		defaultLatency: o.Latency,
 		latency:        o.Latency,
 		optedOut:       map[string]struct{}{},
+		defaultRate:    o.RateLimits,
+		rate:           newLimiter(o.RateLimits),
 		idem:           map[string]idemRecord{},
 		changed:        make(chan struct{}),
 		random:         rand.Float64, // fault-injection dice, not security
@@ -186,7 +194,7 @@ func (f *Fake) Requests() int {
 }
 
 // Reset makes the fake as new: it forgets messages, the request count and idempotency records, clears every
-// injected fault and opt-out, and restores the latency from Options. The OnSend hook is kept.
+// injected fault and opt-out, and restores the latency and rate limits from Options. The OnSend hook is kept.
 func (f *Fake) Reset() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -196,6 +204,7 @@ func (f *Fake) Reset() {
 	f.failAfter, f.afterErr = 0, fault{}
 	f.failRate, f.rateErr = 0, fault{}
 	f.latency = f.defaultLatency
+	f.rate = newLimiter(f.defaultRate)
 	clear(f.optedOut)
 	clear(f.idem)
 	f.notifyLocked()
@@ -431,8 +440,13 @@ func (f *Fake) send(token, key string, body []byte) sendResult {
 			"Messages cannot be sent from '%s' to '%s' due to an existing block rule.", req.From, req.to)).at("/to")}
 	}
 
+	_, parts := encodingAndParts(req.Text)
+	if fl := f.rate.admit(req.From, parts, now); fl != nil {
+		return sendResult{fail: fl}
+	}
 	msg := SentMessage{
 		ID:                 newUUID(),
+		Parts:              parts,
 		From:               req.From,
 		To:                 req.to,
 		Text:               req.Text,

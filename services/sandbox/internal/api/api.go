@@ -100,21 +100,33 @@ type FaultsRequest struct {
 	// OptOut blocks sends to a number (403, code 40300) until OptIn.
 	OptOut string `json:"opt_out,omitempty"`
 	OptIn  string `json:"opt_in,omitempty"`
+	// RateLimits sets the throughput the fake enforces (queue as a Go duration); zero values turn limits off.
+	RateLimits *RateLimitsJSON `json:"rate_limits,omitempty"`
+}
+
+// RateLimitsJSON is fakeapi.RateLimits on the wire.
+type RateLimitsJSON struct {
+	Account   float64 `json:"account"`
+	PerNumber float64 `json:"per_number"`
+	Queue     string  `json:"queue,omitempty"`
 }
 
 // FaultsResponse is the faults in force.
 type FaultsResponse struct {
-	FailNext            int      `json:"fail_next"`
-	FailNextStatus      int      `json:"fail_next_status,omitempty"`
-	FailNextCode        string   `json:"fail_next_code,omitempty"`
-	FailAfterSend       int      `json:"fail_after_send"`
-	FailAfterSendStatus int      `json:"fail_after_send_status,omitempty"`
-	FailAfterSendCode   string   `json:"fail_after_send_code,omitempty"`
-	FailureRate         float64  `json:"failure_rate"`
-	FailureStatus       int      `json:"failure_status,omitempty"`
-	FailureCode         string   `json:"failure_code,omitempty"`
-	Latency             string   `json:"latency"`
-	OptedOut            []string `json:"opted_out"`
+	FailNext            int            `json:"fail_next"`
+	FailNextStatus      int            `json:"fail_next_status,omitempty"`
+	FailNextCode        string         `json:"fail_next_code,omitempty"`
+	FailAfterSend       int            `json:"fail_after_send"`
+	FailAfterSendStatus int            `json:"fail_after_send_status,omitempty"`
+	FailAfterSendCode   string         `json:"fail_after_send_code,omitempty"`
+	FailureRate         float64        `json:"failure_rate"`
+	FailureStatus       int            `json:"failure_status,omitempty"`
+	FailureCode         string         `json:"failure_code,omitempty"`
+	Latency             string         `json:"latency"`
+	OptedOut            []string       `json:"opted_out"`
+	RateLimits          RateLimitsJSON `json:"rate_limits"`
+	// RateRefused counts the sends refused for throughput since the limits were set.
+	RateRefused int `json:"rate_refused"`
 }
 
 func (a *API) getFaults(w http.ResponseWriter, _ *http.Request) {
@@ -123,8 +135,11 @@ func (a *API) getFaults(w http.ResponseWriter, _ *http.Request) {
 
 func (a *API) faults() FaultsResponse {
 	f := a.fake.Faults()
+	lim, refused := a.fake.RateLimits()
 	return FaultsResponse{
-		FailNext: f.FailNext, FailNextStatus: f.FailNextStatus, FailNextCode: f.FailNextCode,
+		RateLimits:  RateLimitsJSON{Account: lim.Account, PerNumber: lim.PerNumber, Queue: lim.Queue.String()},
+		RateRefused: refused,
+		FailNext:    f.FailNext, FailNextStatus: f.FailNextStatus, FailNextCode: f.FailNextCode,
 		FailAfterSend: f.FailNextAfterSend, FailAfterSendStatus: f.FailAfterStatus, FailAfterSendCode: f.FailAfterCode,
 		FailureRate: f.FailureRate, FailureStatus: f.FailureStatus, FailureCode: f.FailureCode,
 		Latency: f.Latency.String(), OptedOut: f.OptedOut,
@@ -160,6 +175,10 @@ func (a *API) setFaults(w http.ResponseWriter, r *http.Request) {
 	if req.OptIn != "" {
 		a.fake.OptIn(req.OptIn)
 	}
+	if req.RateLimits != nil {
+		queue, _ := time.ParseDuration(orZero(req.RateLimits.Queue))
+		a.fake.SetRateLimits(fakeapi.RateLimits{Account: req.RateLimits.Account, PerNumber: req.RateLimits.PerNumber, Queue: queue})
+	}
 	f := a.faults()
 	a.log.Info("faults changed", "fail_next", f.FailNext, "failure_rate", f.FailureRate, "latency", f.Latency,
 		"opted_out", len(f.OptedOut))
@@ -185,6 +204,11 @@ func validateFaults(req FaultsRequest) (time.Duration, error) {
 	case req.OptIn != "" && !simulator.PlausibleNumber(req.OptIn):
 		return 0, errors.New("opt_in must be an E.164 number like +13125550123")
 	}
+	if r := req.RateLimits; r != nil {
+		if q, err := time.ParseDuration(orZero(r.Queue)); err != nil || q < 0 || r.Account < 0 || r.PerNumber < 0 {
+			return 0, errors.New("rate_limits: account and per_number are segments per second (0 for none), queue a duration like \"10s\"")
+		}
+	}
 	if req.Latency != nil {
 		d, err := time.ParseDuration(*req.Latency)
 		if err != nil || d < 0 || d > time.Minute {
@@ -193,6 +217,14 @@ func validateFaults(req FaultsRequest) (time.Duration, error) {
 		latency = d
 	}
 	return latency, nil
+}
+
+// orZero reads an absent duration as none.
+func orZero(d string) string {
+	if d == "" {
+		return "0s"
+	}
+	return d
 }
 
 func orStatus(v, def int) int {

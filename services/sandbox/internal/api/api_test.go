@@ -124,6 +124,15 @@ func TestFaults(t *testing.T) {
 		{name: "opt in", faults: `{"opt_in":"` + userNumber + `"}`,
 			check:     func(t *testing.T, f FaultsResponse) { eq(t, len(f.OptedOut) == 0 && f.OptedOut != nil, f) },
 			wantSends: []int{200}, wantCodes: []string{""}},
+		{name: "rate limit per number", faults: `{"rate_limits":{"per_number":2}}`,
+			check:     func(t *testing.T, f FaultsResponse) { eq(t, f.RateLimits.PerNumber == 2, f) },
+			wantSends: []int{200, 200, 429}, wantCodes: []string{"", "", "10011"}},
+		{name: "rate limit queue then 40318", faults: `{"rate_limits":{"per_number":1,"queue":"1s"}}`,
+			check:     func(t *testing.T, f FaultsResponse) { eq(t, f.RateLimits.Queue == "1s" && f.RateRefused == 0, f) },
+			wantSends: []int{200, 200, 429}, wantCodes: []string{"", "", "40318"}},
+		{name: "rate limits off", faults: `{"rate_limits":{}}`,
+			check:     func(t *testing.T, f FaultsResponse) { eq(t, f.RateLimits.PerNumber == 0, f) },
+			wantSends: []int{200, 200, 200}, wantCodes: []string{"", "", ""}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -183,6 +192,8 @@ func TestFaultsInvalid(t *testing.T) {
 		{"bad latency", `{"latency":"soon"}`, "latency"},
 		{"latency too long", `{"latency":"2m"}`, "latency"},
 		{"bad opt_out", `{"opt_out":"5551230000"}`, "opt_out"},
+		{"negative rate", `{"rate_limits":{"account":-1}}`, "rate_limits"},
+		{"bad queue", `{"rate_limits":{"per_number":1,"queue":"long"}}`, "rate_limits"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

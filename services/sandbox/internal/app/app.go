@@ -51,7 +51,8 @@ func serve(ctx context.Context, ln net.Listener, cfg config.Config, version stri
 		}
 		return err
 	}
-	fake := fakeapi.NewFake(fakeapi.Options{APIKey: cfg.APIKey, Latency: cfg.Latency, PoolNumber: cfg.PhoneNumber})
+	fake := fakeapi.NewFake(fakeapi.Options{APIKey: cfg.APIKey, Latency: cfg.Latency, PoolNumber: cfg.PhoneNumber,
+		RateLimits: cfg.RateLimits()})
 	defaults := api.Defaults{FailureRate: cfg.FailureRate, FailureStatus: cfg.FailureStatus,
 		FailureCode: cfg.FailureCode, Latency: cfg.Latency}
 	defaults.Apply(fake)

@@ -12,6 +12,7 @@ import (
 	"github.com/smsconv/smsconv/services/sandbox/internal/simulator"
 	"github.com/smsconv/smsconv/shared/envconfig"
 	"github.com/smsconv/smsconv/shared/platform"
+	"github.com/smsconv/smsconv/shared/telnyx/fakeapi"
 )
 
 // ErrInvalid is returned for a configuration that cannot be used; the message names the variable.
@@ -31,6 +32,11 @@ type Config struct {
 	FailureRate   float64 `env:"SANDBOX_FAILURE_RATE" envDefault:"0" desc:"fraction of sends that fail at random (0..1)"`
 	FailureStatus int     `env:"SANDBOX_FAILURE_STATUS" envDefault:"500" desc:"HTTP status of a random failure"`
 	FailureCode   string  `env:"SANDBOX_FAILURE_CODE" desc:"Telnyx error code of a random failure; unset, derived from the status"`
+	// RateAccount, RatePerNumber and RateQueue make the fake API enforce Telnyx's throughput (fakeapi.RateLimits);
+	// off by default.
+	RateAccount   float64       `env:"SANDBOX_RATE_ACCOUNT" envDefault:"0" desc:"segments per second the fake API accepts for the account (429, 10011 past it); 0 for no limit"`
+	RatePerNumber float64       `env:"SANDBOX_RATE_PER_NUMBER" envDefault:"0" desc:"segments per second the fake API accepts per sending number; 0 for no limit"`
+	RateQueue     time.Duration `env:"SANDBOX_RATE_QUEUE" envDefault:"0s" desc:"traffic over SANDBOX_RATE_PER_NUMBER queued per sender before 429 with 40318; 0s answers 10011 at once"`
 	// PrivateKey is the base64 32-byte Ed25519 seed webhooks are signed with; empty generates one per start.
 	PrivateKey string `env:"SANDBOX_PRIVATE_KEY" secret:"true" desc:"base64 Ed25519 seed webhooks are signed with; unset, one per start (sandbox keygen)"`
 	// IngressWebhookURL receives the webhooks (inbound messages and delivery receipts).
@@ -86,6 +92,9 @@ func (c *Config) validate() error {
 	if c.FailureStatus < 400 || c.FailureStatus > 599 {
 		bad("SANDBOX_FAILURE_STATUS must be an HTTP error status (400-599), got %d", c.FailureStatus)
 	}
+	if c.RateAccount < 0 || c.RatePerNumber < 0 || c.RateQueue < 0 {
+		bad("SANDBOX_RATE_ACCOUNT, SANDBOX_RATE_PER_NUMBER and SANDBOX_RATE_QUEUE must not be negative")
+	}
 	if c.PrivateKey != "" {
 		seed, err := base64.StdEncoding.DecodeString(strings.TrimSpace(c.PrivateKey))
 		switch {
@@ -122,4 +131,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// RateLimits is the throughput the fake API enforces.
+func (c Config) RateLimits() fakeapi.RateLimits {
+	return fakeapi.RateLimits{Account: c.RateAccount, PerNumber: c.RatePerNumber, Queue: c.RateQueue}
 }
