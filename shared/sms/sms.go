@@ -1,9 +1,11 @@
 // Package sms measures text the way Telnyx bills and splits it, and bounds replies so Telnyx accepts them.
 //
-// Encoding: a text made only of characters of the GSM 03.38 default alphabet and its extension table is sent as
-// GSM-7; anything else turns the whole message into UCS-2. Size: in GSM-7 a basic character is one septet and an
-// extension character (form feed and ^ { } \ [ ] ~ | €) two, because it is sent as an escape plus the
-// character; in UCS-2 a character is one UTF-16 code unit, or two outside the Basic Multilingual Plane (most
+// Encoding: Telnyx sends GSM-7 only for the characters it publishes as its GSM-7 set (ASCII but the grave
+// accent and the controls other than line feed and carriage return, plus £¥èéùìòØøÅåÆæßÉ¡ÄÖÑÜ¿äöñüà); any other
+// character, including the rest of GSM 03.38 (the Greek capitals, Ç, ¤, §, € and form feed), turns the whole
+// message into UCS-2. Telnyx calls this set "non-standard, optimized for carrier compatibility"; counting by
+// it never under-counts, which is what matters for a 10-segment bound. Size: in GSM-7 a character is one
+// septet and ^ { } \ [ ] ~ | two, because each is sent as an escape plus the character; in UCS-2 a character is one UTF-16 code unit, or two outside the Basic Multilingual Plane (most
 // emoji). One segment holds 160 septets or 70 units; a longer message is split into parts of 153 septets or 67
 // units (the rest of each part is the concatenation header). As handsets and Telnyx do, a part never ends in
 // the middle of an extension escape or a surrogate pair, so a character that does not fit whole starts the next
@@ -41,12 +43,13 @@ const (
 	UCS2Part   = 67
 )
 
-// gsmBasic is the GSM 03.38 default alphabet, in code order (the escape at 0x1B is not a character).
-const gsmBasic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
-	"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+// gsmBasic is Telnyx's published GSM-7 set without the escaped characters
+// (developers.telnyx.com/docs/messaging/messages/message-encoding).
+const gsmBasic = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\n\r !\"#$%&'()*+,-./:;<=>?@_" +
+	"£¥èéùìòØøÅåÆæßÉ¡ÄÖÑÜ¿äöñüà"
 
-// gsmExtension is the extension table's characters that handsets send: each costs an escape septet too.
-const gsmExtension = "\f^{}\\[~]|€"
+// gsmExtension is the characters of that set that Telnyx sends with an escape septet, so each counts two.
+const gsmExtension = "^{}\\[~]|"
 
 // asciiWidth and gsmWidth give each GSM-7 character its septets (ASCII by table, the rest by map); 0 means
 // the character needs UCS-2.

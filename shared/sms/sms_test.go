@@ -18,26 +18,58 @@ func TestCount(t *testing.T) {
 		want sms.Segments
 	}{
 		{"empty goes as one message", "", sms.Segments{sms.GSM7, 0, 1}},
-		{"whole basic alphabet stays GSM-7", "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./09:;<=>?¡AZÄÖÑÜ§¿azäöñüà",
-			sms.Segments{sms.GSM7, 71, 1}},
-		{"extension characters count two", "^{}\\[~]|€\f", sms.Segments{sms.GSM7, 20, 1}},
+		{"Telnyx's whole GSM-7 set stays GSM-7", "0123456789AZaz\n\r !\"#$%&'()*+,-./:;<=>?@_£¥èéùìòØøÅåÆæßÉ¡ÄÖÑÜ¿äöñüà",
+			sms.Segments{sms.GSM7, 66, 1}},
+		{"escaped characters count two", "^{}\\[~]|", sms.Segments{sms.GSM7, 16, 1}},
 		{"80 braces are 160 septets", rep("{", 80), sms.Segments{sms.GSM7, 160, 1}},
 		{"81 braces split, 76 per part", rep("{", 81), sms.Segments{sms.GSM7, 162, 2}},
 		{"an escape never straddles parts", rep("a", 152) + "{" + rep("a", 152), sms.Segments{sms.GSM7, 306, 3}},
-		{"euro sign is GSM-7 (extension)", "5€", sms.Segments{sms.GSM7, 3, 1}},
+		{"euro sign is not in Telnyx's set", "5€", sms.Segments{sms.UCS2, 2, 1}},
+		{"Greek capitals of GSM 03.38 are not in Telnyx's set", "ΔΩ", sms.Segments{sms.UCS2, 2, 1}},
+		{"form feed is not in Telnyx's set", "a\fb", sms.Segments{sms.UCS2, 3, 1}},
+		{"a curly quote turns the message UCS-2", rep("a", 100) + "’", sms.Segments{sms.UCS2, 101, 2}},
 		{"lower-case c cedilla is not GSM-7", "ça", sms.Segments{sms.UCS2, 2, 1}},
 		{"backtick is not GSM-7", "`", sms.Segments{sms.UCS2, 1, 1}},
 		{"emoji counts two units", "😀", sms.Segments{sms.UCS2, 2, 1}},
 		{"35 emoji fill one segment", rep("😀", 35), sms.Segments{sms.UCS2, 70, 1}},
 		{"36 emoji split, 33 per part", rep("😀", 36), sms.Segments{sms.UCS2, 72, 2}},
 		{"one emoji turns GSM-7 text into UCS-2", rep("a", 69) + "😀", sms.Segments{sms.UCS2, 71, 2}},
-		{"extension characters are one unit in UCS-2", "ж{€", sms.Segments{sms.UCS2, 3, 1}},
+		{"escaped characters are one unit in UCS-2", "ж{€", sms.Segments{sms.UCS2, 3, 1}},
 		{"a surrogate pair never straddles parts", rep("ж", 66) + "😀" + rep("ж", 66), sms.Segments{sms.UCS2, 134, 3}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := sms.Count(tc.text); got != tc.want {
 				t.Fatalf("Count = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestTelnyxExamples: the examples of Telnyx's message-encoding page, verbatim in length and result.
+func TestTelnyxExamples(t *testing.T) {
+	for _, c := range []struct{ chars, parts int }{
+		{100, 1}, {160, 1}, {161, 2}, {306, 2}, {307, 3}, {1530, 10},
+	} {
+		t.Run(fmt.Sprintf("%d GSM-7 characters are %d segments", c.chars, c.parts), func(t *testing.T) {
+			if got := sms.Count(strings.Repeat("x", c.chars)); got.Parts != c.parts || got.Encoding != sms.GSM7 {
+				t.Fatalf("Count = %+v, want %d GSM-7 parts", got, c.parts)
+			}
+		})
+	}
+	for _, c := range []struct {
+		name, text string
+		want       sms.Segments
+	}{
+		{"70 UTF-16 characters are one segment", strings.Repeat("й", 70), sms.Segments{sms.UCS2, 70, 1}},
+		{"71 are two", strings.Repeat("й", 71), sms.Segments{sms.UCS2, 71, 2}},
+		{"an emoji counts two characters", "Ready 🚀", sms.Segments{sms.UCS2, 8, 1}},
+		{"one emoji turns 69 GSM-7 characters into two UCS-2 segments", strings.Repeat("a", 69) + "🚀", sms.Segments{sms.UCS2, 71, 2}},
+		{"each of ~^|\\{}[] counts two", "~^|\\{}[]", sms.Segments{sms.GSM7, 16, 1}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := sms.Count(c.text); got != c.want {
+				t.Fatalf("Count = %+v, want %+v", got, c.want)
 			}
 		})
 	}

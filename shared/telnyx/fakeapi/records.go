@@ -3,9 +3,10 @@ package fakeapi
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"strings"
 	"time"
-	"unicode/utf16"
+
+	// Named so the package's tests keep their sms(from, to, text) body helper.
+	segments "github.com/smsconv/smsconv/shared/sms"
 )
 
 // messageRecord is Telnyx's message object, as returned by POST /v2/messages and carried in webhook payloads.
@@ -110,38 +111,12 @@ const (
 	encodingUCS2 = "UCS-2"
 )
 
-// gsmBasic and gsmExtension are the GSM 03.38 default alphabet and its extension table (each extension character
-// takes two septets). The escape character itself is left out: it never appears in text.
-const (
-	gsmBasic = "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?" +
-		"¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-	gsmExtension = "\f^{}\\[~]|€"
-)
-
-// encodingAndParts computes the encoding and the number of SMS segments of text the way carriers do: GSM-7 when
-// every character is in the GSM alphabet (160 septets, or 153 per part when concatenated), UCS-2 otherwise
-// (70 UTF-16 units, or 67 per part).
+// encodingAndParts is the encoding and number of segments Telnyx reports for text: shared/sms's count, which
+// follows Telnyx's published GSM-7 set and splitting rules.
 func encodingAndParts(text string) (string, int) {
-	septets, gsm := 0, true
-	for _, r := range text {
-		switch {
-		case strings.ContainsRune(gsmBasic, r):
-			septets++
-		case strings.ContainsRune(gsmExtension, r):
-			septets += 2
-		default:
-			gsm = false
-		}
+	c := segments.Count(text)
+	if c.Encoding == segments.GSM7 {
+		return encodingGSM7, c.Parts
 	}
-	if gsm {
-		return encodingGSM7, segments(septets, 160, 153)
-	}
-	return encodingUCS2, segments(len(utf16.Encode([]rune(text))), 70, 67)
-}
-
-func segments(units, single, multi int) int {
-	if units <= single {
-		return 1
-	}
-	return (units + multi - 1) / multi
+	return encodingUCS2, c.Parts
 }
