@@ -1,4 +1,5 @@
-// Package flowcmd is the worker's offline flow tool: `worker flow check FILE` validates a flow,
+// Package flowcmd is the worker's offline flow tool: `worker flow check FILE` validates a flow (and warns
+// about replies over Telnyx's 10 segments or turned UCS-2 by a stray character),
 // `worker flow test FILE TRANSCRIPT...` runs transcripts through it and reports every difference, and
 // `worker flow record FILE TRANSCRIPT` prints what the flow answers, as a transcript.
 package flowcmd
@@ -8,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/smsconv/smsconv/shared/flow"
@@ -15,7 +17,7 @@ import (
 
 // Usage describes the subcommands.
 const Usage = `usage:
-  worker flow check FILE                 validate a flow file
+  worker flow check FILE                 validate a flow file; warn about costly replies (segments, UCS-2)
   worker flow test FILE TRANSCRIPT...    run transcripts through the flow; exit 1 on any difference
   worker flow record FILE TRANSCRIPT     print the flow's actual replies to a transcript's messages`
 
@@ -35,6 +37,10 @@ func Run(args []string, stdout io.Writer) error {
 	switch args[0] {
 	case "check":
 		fmt.Fprintf(stdout, "%s: flow %q version %s is valid\n", args[1], f.Name(), f.Version())
+		// Warnings do not fail the check: the flow works, its replies just cost more segments than they seem to.
+		for _, w := range f.Warnings() {
+			fmt.Fprintf(stdout, "%s:%s\n", args[1], strings.TrimPrefix(w.String(), "line "))
+		}
 		return nil
 	case "test":
 		if len(args) < 3 {

@@ -26,6 +26,8 @@ func TestRun(t *testing.T) {
 		wantOut string
 	}{
 		{"check default", []string{"check", defaultFlow + ".yaml"}, "", "is valid"},
+		{"check notes a UCS-2 reply", []string{"check", defaultFlow + ".yaml"}, "",
+			"default.yaml:24: rule help: the reply is UCS-2 because of '•' (U+2022): 3 segment(s)"},
 		{"default transcript", []string{"test", defaultFlow + ".yaml", defaultFlow + ".transcript"}, "", "ok   "},
 		{"appointment transcript", []string{"test", flows + "appointment.yaml", flows + "appointment.transcript"}, "", "ok   "},
 		{"wrong reply fails", []string{"test", defaultFlow + ".yaml", bad}, "1 of 1 transcripts failed", "Goodbye!"},
