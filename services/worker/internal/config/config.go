@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/smsconv/smsconv/shared/platform"
+	"github.com/smsconv/smsconv/shared/sendrate"
 )
 
 // Config is the worker's configuration. Every field comes from one environment variable; the part shared
@@ -27,12 +28,56 @@ type Config struct {
 	AckWait            time.Duration `env:"WORKER_ACK_WAIT" envDefault:"3s" desc:"redelivery timeout of a message held by a dead worker (kept alive while held)"`
 	Heartbeat          time.Duration `env:"WORKER_HEARTBEAT" envDefault:"1s" desc:"membership heartbeat; a worker silent for 3 beats loses its partitions"`
 	MetricsAddr        string        `env:"METRICS_ADDR" envDefault:":9090" desc:"listen address of /healthz and /metrics"`
+	Sending
 	platform.Config
 }
 
 // devKeys are the API keys the development setups use (docker-compose.yml's default and the sandbox's
 // examples): with a real Telnyx they mean the deployment was started with development settings.
 var devKeys = map[string]bool{"sandbox": true, "test": true, "dev": true, "key": true, "change-me": true, "changeme": true}
+
+// Sending is how the workers pace what they send to Telnyx's limits, and what they do when a send's outcome is
+// unknown.
+type Sending struct {
+	SendRateAccount   float64 `env:"SEND_RATE_ACCOUNT" envDefault:"50" desc:"segments per second the account sends, across every worker (Telnyx's default is 50); 0 for no limit"`
+	SendRatePerNumber float64 `env:"SEND_RATE_PER_NUMBER" envDefault:"0" desc:"segments per second each sending number sends; 0 for no limit"`
+	SendRateFile      string  `env:"SEND_RATE_FILE" desc:"YAML file of per-number rates (a toll-free number at 20, a 10DLC number at its campaign's rate), read and checked at start"`
+	SendRateBulkShare float64 `env:"SEND_RATE_BULK_SHARE" envDefault:"0.5" desc:"share (0..1] of each limit that /sms/send traffic may use; conversation replies go first"`
+	// ReplyUnknownOutcome is what a worker does with a send whose outcome it never learned (a crash or a
+	// timeout after the request left): resend with the same Idempotency-Key, or hold it for an operator.
+	ReplyUnknownOutcome string `env:"REPLY_UNKNOWN_OUTCOME" envDefault:"resend" desc:"a send whose answer was lost: resend (same Idempotency-Key; at-least-once) or hold (mark it unknown, send nothing more; at-most-once)"`
+
+	// SendRates is the limits from the variables and SEND_RATE_FILE, filled by Validate.
+	SendRates sendrate.Limits `env:"-"`
+}
+
+// Unknown-outcome policies.
+const (
+	UnknownResend = "resend"
+	UnknownHold   = "hold"
+)
+
+// Validate reads SEND_RATE_FILE and checks the rates and the policy.
+func (s *Sending) Validate() error {
+	var errs []error
+	s.SendRates = sendrate.Limits{Account: s.SendRateAccount, PerNumber: s.SendRatePerNumber, BulkShare: s.SendRateBulkShare}
+	if s.SendRateFile != "" {
+		rates, err := sendrate.LoadFile(s.SendRateFile)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		s.SendRates.Numbers = rates
+	}
+	if s.SendRateBulkShare <= 0 || s.SendRateBulkShare > 1 {
+		errs = append(errs, fmt.Errorf("SEND_RATE_BULK_SHARE %v: want a share in (0, 1], such as 0.5", s.SendRateBulkShare))
+	} else if err := s.SendRates.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if s.ReplyUnknownOutcome != UnknownResend && s.ReplyUnknownOutcome != UnknownHold {
+		errs = append(errs, fmt.Errorf("REPLY_UNKNOWN_OUTCOME %q: want resend or hold", s.ReplyUnknownOutcome))
+	}
+	return errors.Join(errs...)
+}
 
 // Defaults is the configuration with no variable set (TELNYX_API_KEY is still required).
 func Defaults() Config {
@@ -54,7 +99,7 @@ func Load(environ []string) (Config, error) {
 
 // Validate checks every value and names the variable at fault.
 func (c *Config) Validate() error {
-	errs := []error{c.Config.Validate()}
+	errs := []error{c.Config.Validate(), c.Sending.Validate()}
 	switch {
 	case c.TelnyxAPIKey == "":
 		errs = append(errs, errors.New("TELNYX_API_KEY is required (use any value with the sandbox)"))

@@ -1,6 +1,9 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +28,11 @@ func TestLoad(t *testing.T) {
 		{Name: "compose's sandbox key with Telnyx", Env: []string{"TELNYX_API_KEY=sandbox"}, WantErr: "set TELNYX_API_KEY to your Telnyx API key"},
 		{Name: "placeholder key in capitals with Telnyx", Env: []string{"TELNYX_API_KEY=SANDBOX", "TELNYX_API_URL=https://api.telnyx.com/v2"},
 			WantErr: "development placeholder"},
+		{Name: "negative account rate", Env: []string{key, "SEND_RATE_ACCOUNT=-1"}, WantErr: "SEND_RATE_ACCOUNT"},
+		{Name: "unparsable number rate", Env: []string{key, "SEND_RATE_PER_NUMBER=fast"}, WantErr: "SEND_RATE_PER_NUMBER"},
+		{Name: "bulk share zero", Env: []string{key, "SEND_RATE_BULK_SHARE=0"}, WantErr: "SEND_RATE_BULK_SHARE"},
+		{Name: "missing rate file", Env: []string{key, "SEND_RATE_FILE=/nonexistent/rates.yaml"}, WantErr: "SEND_RATE_FILE"},
+		{Name: "bad unknown-outcome policy", Env: []string{key, "REPLY_UNKNOWN_OUTCOME=maybe"}, WantErr: "REPLY_UNKNOWN_OUTCOME"},
 	})
 }
 
@@ -44,5 +52,33 @@ func TestSandboxKeyWithTheSandbox(t *testing.T) {
 				t.Fatalf("Load: %v", err)
 			}
 		})
+	}
+}
+
+// TestSendRates: the variables and SEND_RATE_FILE become one set of limits, the file checked at start.
+func TestSendRates(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "rates.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(good, []byte("numbers:\n  \"+18005550100\": 20\n  \"+12125550100\": 75/min\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("numbers:\n  \"+18005550100\": quick\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load([]string{"TELNYX_API_KEY=k", "SEND_RATE_PER_NUMBER=5", "SEND_RATE_FILE=" + good})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.SendRates
+	if r.Account != 50 || r.PerNumber != 5 || r.BulkShare != 0.5 || r.NumberRate("+18005550100") != 20 ||
+		r.NumberRate("+12125550100") != 1.25 || r.NumberRate("+12125550199") != 5 || c.ReplyUnknownOutcome != UnknownResend {
+		t.Fatalf("SendRates = %+v, policy %q", r, c.ReplyUnknownOutcome)
+	}
+	if _, err := Load([]string{"TELNYX_API_KEY=k", "SEND_RATE_FILE=" + bad}); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("a bad rate file: err = %v, want the line named", err)
+	}
+	if c, err := Load([]string{"TELNYX_API_KEY=k", "SEND_RATE_ACCOUNT=0"}); err != nil || c.SendRates.Enabled() {
+		t.Fatalf("SEND_RATE_ACCOUNT=0 alone: %v, enabled %v", err, c.SendRates.Enabled())
 	}
 }
