@@ -84,7 +84,12 @@ type Message struct {
 	TelnyxID   string               `json:"telnyx_id,omitempty"` // outbound: Telnyx's message id
 	ErrorCode  string               `json:"error_code,omitempty"`
 	ErrorTitle string               `json:"error_title,omitempty"`
-	Committed  bool                 `json:"-"`
+	// Encoding, Parts and SendAttempts are recorded by BeginSend: how Telnyx bills the text and how many
+	// requests were made for it.
+	Encoding     string `json:"encoding,omitempty"`
+	Parts        int    `json:"parts,omitempty"`
+	SendAttempts int    `json:"send_attempts,omitempty"`
+	Committed    bool   `json:"-"`
 }
 
 // Options configure a Store.
@@ -666,6 +671,7 @@ func decodeMessage(h map[string]string) (Message, bool) {
 	if v := h["media"]; v != "" {
 		_ = json.Unmarshal([]byte(v), &m.Media)
 	}
+	decodeSendFields(h, &m)
 	return m, true
 }
 
