@@ -1,5 +1,6 @@
 // Package metrics defines the worker's Prometheus metrics. Labels are low-cardinality by construction:
-// outcomes, causes and classes are the constants below, never a phone number or an id.
+// outcomes, causes and classes are the constants below, never a user's phone number or an id (the send
+// pacing metrics carry our own sending number: a handful, configured).
 package metrics
 
 import (
@@ -38,6 +39,7 @@ type Metrics struct {
 	optedOut      prometheus.Counter
 	pending       *prometheus.GaugeVec
 	redisErrors   *prometheus.CounterVec
+	send          *sending
 }
 
 // New creates the worker's metrics and registers them on reg (panicking on a double registration, as
@@ -70,9 +72,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Messages waiting in the stream for a consumer (JetStream num_pending), per consumer this worker runs.",
 			"consumer"),
 		redisErrors: obs.NewRedisErrors(),
+		send:        newSending(),
 	}
 	reg.MustRegister(m.processed, m.procLatency, m.telnyxCalls, m.telnyxLatency, m.retries, m.deadLetters,
 		m.optedOut, m.pending, m.redisErrors)
+	reg.MustRegister(m.send.collectors()...)
 	// Known series start at zero so rate() and alerts see them before the first event.
 	for _, o := range []string{OutcomeDone, OutcomeRetry, OutcomeDeadLetter, OutcomeDeferred} {
 		m.processed.WithLabelValues(o)

@@ -22,6 +22,10 @@ func exercised() (*prometheus.Registry, *metrics.Metrics) {
 	m.OptedOutBlock()
 	m.SetConsumerPending("conv-000", 1)
 	m.RedisError("load")
+	m.CapacityWait("+12125550100", "reply", time.Second)
+	m.SegmentsSent("+12125550100", "bulk", 2)
+	m.Throttled("account")
+	m.UnknownOutcome("resend")
 	return reg, m
 }
 
@@ -95,6 +99,23 @@ func TestMetricNamesFollowConventions(t *testing.T) {
 	for _, p := range problems {
 		t.Errorf("%s: %s", p.Metric, p.Text)
 	}
+}
+
+// TestSendingMetrics: the pacing metrics count what they are told, per our number and lane.
+func TestSendingMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := metrics.New(reg)
+	m.CapacityWait("+12125550100", "reply", 1500*time.Millisecond)
+	m.CapacityWait("+12125550100", "reply", 500*time.Millisecond)
+	m.SegmentsSent("+12125550101", "bulk", 3)
+	m.Throttled("number")
+	m.UnknownOutcome("hold")
+	obstest.ExpectSeries(t, reg, map[string]float64{
+		`smsconv_send_capacity_wait_seconds_total{lane="reply",number="+12125550100"}`: 2,
+		`smsconv_send_segments_total{lane="bulk",number="+12125550101"}`:               3,
+		`smsconv_send_throttled_total{scope="number"}`:                                 1,
+		`smsconv_send_unknown_outcome_total{policy="hold"}`:                            1,
+	})
 }
 
 func TestDoubleRegistrationPanics(t *testing.T) {
