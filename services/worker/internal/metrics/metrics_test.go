@@ -111,10 +111,10 @@ func TestSendingMetrics(t *testing.T) {
 	m.Throttled("number")
 	m.UnknownOutcome("hold")
 	obstest.ExpectSeries(t, reg, map[string]float64{
-		`smsconv_send_capacity_wait_seconds_total{lane="reply",number="+12125550100"}`: 2,
-		`smsconv_send_segments_total{lane="bulk",number="+12125550101"}`:               3,
-		`smsconv_send_throttled_total{scope="number"}`:                                 1,
-		`smsconv_send_unknown_outcome_total{policy="hold"}`:                            1,
+		"smsconv_send_capacity_wait_seconds_total{lane=reply,number=+12125550100}": 2,
+		"smsconv_send_segments_total{lane=bulk,number=+12125550101}":               3,
+		"smsconv_send_throttled_total{scope=number}":                               1,
+		"smsconv_send_unknown_outcome_total{policy=hold}":                          1,
 	})
 }
 
