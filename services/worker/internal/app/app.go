@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/smsconv/smsconv/services/worker/internal/config"
 	"github.com/smsconv/smsconv/services/worker/internal/consumer"
@@ -24,6 +25,7 @@ import (
 	"github.com/smsconv/smsconv/shared/flow"
 	"github.com/smsconv/smsconv/shared/obs"
 	"github.com/smsconv/smsconv/shared/platform"
+	"github.com/smsconv/smsconv/shared/sendrate"
 	"github.com/smsconv/smsconv/shared/store"
 	"github.com/smsconv/smsconv/shared/telnyx"
 )
@@ -101,6 +103,7 @@ func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow
 			if cfg.CacheSize > 0 {
 				proc.Cache = processor.NewCache(cfg.CacheSize)
 			}
+			proc.Pacing = pacing(cfg, conns.Redis, log)
 			var err error
 			runner, err = consumer.New(ctx, conns.JS, proc, consumer.Options{MaxInFlight: cfg.MaxInFlight,
 				MaxAttempts: cfg.MaxAttempts, Metrics: metrics}, log)
@@ -152,4 +155,17 @@ func opsHandler(g prometheus.Gatherer) http.Handler {
 		_, _ = io.WriteString(w, `{"status":"ok"}`)
 	})
 	return mux
+}
+
+// pacing is how the workers keep to Telnyx's limits: one limiter state in Redis for every replica, or none
+// when every SEND_RATE_* limit is off (load tests measure the system's own speed that way).
+func pacing(cfg config.Config, rdb redis.UniversalClient, log *slog.Logger) processor.Pacing {
+	p := processor.Pacing{HoldUnknown: cfg.ReplyUnknownOutcome == config.UnknownHold}
+	if cfg.SendRates.Enabled() {
+		p.Limiter = sendrate.New(rdb, cfg.RedisPrefix, cfg.SendRates)
+	}
+	log.Info("send pacing", "component", "worker", "account_rate", cfg.SendRates.Account,
+		"per_number_rate", cfg.SendRates.PerNumber, "number_overrides", len(cfg.SendRates.Numbers),
+		"bulk_share", cfg.SendRates.BulkShare, "unknown_outcome", cfg.ReplyUnknownOutcome, "limited", p.Limiter != nil)
+	return p
 }

@@ -369,6 +369,14 @@ func (r *Runner) process(msg jetstream.Msg, ackWait time.Duration) {
 		_ = msg.Nak() // shutting down: let another worker retry it now
 		return
 	}
+	if res.Cause == processor.CauseCapacity {
+		// Waiting for sending capacity is not a failure: the limiter reserved this message a slot, and the
+		// queue hands it back then. It holds its conversation (the order check defers younger messages) and
+		// no worker goroutine waits for it.
+		log.Debug("waiting for sending capacity", "reason", res.Reason, "delay", res.RetryAfter)
+		_ = msg.NakWithDelay(max(res.RetryAfter, time.Millisecond))
+		return
+	}
 	delay := max(r.backoff(max(res.SendFailures, 1), retryBase), res.RetryAfter)
 	log.Warn("transient failure; will retry", "reason", res.Reason, "err", res.Err, "delay", delay)
 	_ = msg.NakWithDelay(delay)

@@ -47,7 +47,7 @@ func countRoundTrips(tb testing.TB, e *env) *roundTrips {
 	return hook
 }
 
-func TestWarmCacheCostsTwoRoundTripsPerMessage(t *testing.T) {
+func TestWarmCacheCostsThreeRoundTripsPerMessage(t *testing.T) {
 	e := newEnv(t)
 	hook := countRoundTrips(t, e)
 	for i, text := range []string{"hello", "info", "help", "status"} {
@@ -56,7 +56,7 @@ func TestWarmCacheCostsTwoRoundTripsPerMessage(t *testing.T) {
 			t.Fatalf("%q: %v %v", text, r.Outcome, r.Err)
 		}
 		got := hook.n.Load() - before
-		want := int64(2) // commit, then the send's outcome
+		want := int64(3) // commit, the send recorded as leaving (BeginSend), then the send's outcome
 		if i == 0 {
 			continue // the first also dials, says HELLO, loads the script and the conversation
 		}
@@ -98,17 +98,18 @@ func TestStaleCacheIsCaughtByTheVersionCheck(t *testing.T) {
 
 // TestRetryAfterCommitGoesStraightToTheSend: a message whose commit succeeded but whose send failed comes
 // back as a redelivery; it reads what is stored (conversation, message and pending reply in one round
-// trip), sends, and records the send: two round trips, no dialog, no second commit.
+// trip), records the send as leaving, sends, and records the outcome: three round trips, no dialog, no second
+// commit.
 func TestRetryAfterCommitGoesStraightToTheSend(t *testing.T) {
 	tests := []struct {
 		name  string
 		retry func(e *env, m events.Message) processor.Result
 		want  int64
 	}{
-		{"redelivered by the queue", func(e *env, m events.Message) processor.Result { return e.redeliver(t, m) }, 2},
+		{"redelivered by the queue", func(e *env, m events.Message) processor.Result { return e.redeliver(t, m) }, 3},
 		// Handed over as new (the queue did not say) with the conversation cached: the commit answers
 		// "dup" and the reload brings the reply with it.
-		{"delivered as new, cached", func(e *env, m events.Message) processor.Result { return e.handle(t, m, false) }, 3},
+		{"delivered as new, cached", func(e *env, m events.Message) processor.Result { return e.handle(t, m, false) }, 4},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -88,8 +88,11 @@ type Processor struct {
 	Log  *slog.Logger
 	// Metrics, when set, counts opted-out blocks.
 	Metrics *metrics.Metrics
+	// Pacing keeps sends within Telnyx's limits and decides about sends whose outcome is unknown.
+	Pacing Pacing
 	// Cache, when set, keeps conversations this worker committed, so the next message of a conversation
-	// skips the load: one Redis round trip for the commit, one for the send's outcome. A stale entry (the
+	// skips the load: one Redis round trip for the commit, one to record the send as leaving, one for its
+	// outcome. A stale entry (the
 	// conversation changed elsewhere) is caught by the commit's version check and reloaded.
 	Cache *Cache
 	// Now is the clock (tests); defaults to time.Now.
@@ -289,7 +292,11 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		p.countBlocked()
 		return Result{Outcome: Done}
 	}
-	res, err := p.Sender.Send(ctx, telnyx.SendRequest{From: msg.Our, To: msg.User, Text: bounded(msg.Text),
+	text := bounded(msg.Text)
+	if r, stop := p.beforeSend(ctx, log, msg, sms.Count(text)); stop {
+		return r
+	}
+	res, err := p.Sender.Send(ctx, telnyx.SendRequest{From: msg.Our, To: msg.User, Text: text,
 		MessagingProfileID: p.MessagingProfileID}, msg.ID)
 	if err == nil {
 		if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Key: key, Status: statusOr(res.Status, store.StatusQueued), TelnyxID: res.ID}); err != nil {
@@ -316,6 +323,13 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		p.countBlocked()
 		return Result{Outcome: Done}
 	case telnyx.IsRetryable(err):
+		wait, throttled, terr := p.throttled(ctx, log, msg, err)
+		if terr != nil {
+			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: terr}
+		}
+		if throttled {
+			return Result{Outcome: Retry, Reason: "telnyx throttled: " + shortErr(err), Cause: CauseCapacity, Err: err, RetryAfter: wait}
+		}
 		n, cerr := p.Store.CountSendFailure(ctx, msg.ID)
 		if cerr != nil {
 			return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: cerr}
