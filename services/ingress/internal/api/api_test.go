@@ -357,7 +357,8 @@ func TestSend(t *testing.T) {
 		t.Fatalf("queued send = %+v", m)
 	}
 	var msg map[string]any
-	if resp := e.do("GET", "/messages/snd_order-42", nil, e.admin(), &msg); resp.StatusCode != 200 || msg["status"] != "queued" || msg["to"] != userNumber {
+	if resp := e.do("GET", "/messages/snd_order-42", nil, e.admin(), &msg); resp.StatusCode != 200 || msg["status"] != "queued" || msg["to"] != userNumber ||
+		msg["encoding"] != "gsm7" || msg["parts"] != 1.0 {
 		t.Fatalf("GET /messages: %d %v", resp.StatusCode, msg)
 	}
 	if resp := e.do("GET", "/messages/nope", nil, e.admin(), &msg); resp.StatusCode != 404 {
@@ -459,6 +460,33 @@ func TestReadiness(t *testing.T) {
 	e.redis.Kill()
 	if resp := e.do("GET", "/readyz", nil, nil, &got); resp.StatusCode != 503 || got["redis"] != "unavailable" || got["nats"] != "ok" {
 		t.Fatalf("readyz with Redis down: %d %v", resp.StatusCode, got)
+	}
+}
+
+// TestUnknownOutcomes: a send held with an unknown outcome is listed for an operator with its encoding and
+// parts as recorded when it left.
+func TestUnknownOutcomes(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if err := e.store.QueueSend(ctx, store.Message{ID: "snd_held", Our: ourNumber, User: "+12125551234", Text: "Ready 🚀", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]any
+	if resp := e.do("GET", "/unknown-outcomes", nil, e.admin(), &list); resp.StatusCode != 200 || len(list) != 0 {
+		t.Fatalf("nothing held: %d %v", resp.StatusCode, list)
+	}
+	for range 2 { // the request left and its answer was lost: the second attempt holds it
+		if _, _, err := e.store.BeginSend(ctx, "snd_held", "ucs2", 1, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if resp := e.do("GET", "/unknown-outcomes", nil, e.admin(), &list); resp.StatusCode != 200 || len(list) != 1 ||
+		list[0]["id"] != "snd_held" || list[0]["status"] != "unknown" || list[0]["encoding"] != "ucs2" || list[0]["send_attempts"] != 1.0 {
+		t.Fatalf("GET /unknown-outcomes: %d %v", resp.StatusCode, list)
+	}
+	var errBody map[string]string
+	if resp := e.do("GET", "/unknown-outcomes", nil, nil, &errBody); resp.StatusCode != 401 {
+		t.Fatalf("without the admin token: %d", resp.StatusCode)
 	}
 }
 

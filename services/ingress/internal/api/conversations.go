@@ -13,6 +13,7 @@ import (
 
 	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/phone"
+	"github.com/smsconv/smsconv/shared/sms"
 	"github.com/smsconv/smsconv/shared/store"
 )
 
@@ -45,6 +46,11 @@ type messageJSON struct {
 	ErrorCode  string    `json:"error_code,omitempty"`
 	ErrorTitle string    `json:"error_title,omitempty"`
 	Media      any       `json:"media,omitempty"`
+	// Encoding and Parts are how Telnyx bills an outbound text (gsm7 or ucs2, segments); SendAttempts the
+	// requests made for it.
+	Encoding     string `json:"encoding,omitempty"`
+	Parts        int    `json:"parts,omitempty"`
+	SendAttempts int    `json:"send_attempts,omitempty"`
 }
 
 func toMessageJSON(m store.Message) messageJSON {
@@ -55,8 +61,14 @@ func toMessageJSON(m store.Message) messageJSON {
 	}
 	if m.Direction == store.DirectionInbound {
 		j.From, j.To = m.User, m.Our
-	} else {
-		j.From, j.To = m.Our, m.User
+		return j
+	}
+	j.From, j.To = m.Our, m.User
+	j.Encoding, j.Parts, j.SendAttempts = m.Encoding, m.Parts, m.SendAttempts
+	if j.Encoding == "" {
+		// Not tried yet (BeginSend records them): the text's count is what it will be billed as.
+		seg := sms.Count(m.Text)
+		j.Encoding, j.Parts = string(seg.Encoding), seg.Parts
 	}
 	return j
 }

@@ -84,6 +84,7 @@ func New(d Deps) *echo.Echo {
 	admin := e.Group("", s.requireAdmin)
 	admin.POST("/sms/send", s.send, middleware.BodyLimit("64K"))
 	admin.GET("/messages/:id", s.getMessage)
+	admin.GET("/unknown-outcomes", s.listUnknown)
 	admin.GET("/conversations", s.listConversations)
 	admin.GET("/conversations/:phone", s.getConversation)
 	admin.GET("/dead-letters", s.listDeadLetters)
