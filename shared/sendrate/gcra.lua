@@ -58,11 +58,16 @@ end
 
 local s
 local held = redis.call('GET', rsv)
+local stale = false
 if held then
-  -- Reserved before: keep the slot, unless a throttling answer since then holds the scope longer.
   s = tonumber(held)
-  for i = 1, nr do s = math.max(s, scopes[i].hold) end
+  for i = 1, nr do stale = stale or scopes[i].hold > s end
+end
+if held and not stale then
+  -- Reserved before: keep the slot.
 else
+  -- New, or a throttling answer since then holds the scope past the slot: take the next slot, so messages
+  -- held together do not all fire together when the hold ends.
   s = slot(1, nr)
   take(1, nr, s)
 end

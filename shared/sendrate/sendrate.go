@@ -11,7 +11,8 @@
 //
 // Throttling answers slow a scope down: Throttled holds it for Telnyx's Retry-After (or x-ratelimit-reset),
 // then halves its rate with no burst for a cooldown, halving again at most once per pause while the answers
-// keep coming, down to MinFactor. Reservations made before still wait for the hold.
+// keep coming, down to MinFactor. A reservation the hold overtook takes a new slot when it comes back, so
+// held messages are spaced again rather than released together.
 package sendrate
 
 import (
@@ -58,8 +59,9 @@ const (
 // Defaults of a Limiter's tuning.
 const (
 	DefaultBulkShare = 0.5
-	// DefaultCooldown is how long a lowered rate holds after the last throttling answer.
-	DefaultCooldown = 30 * time.Second
+	// DefaultCooldown is how long a lowered rate holds after the last throttling answer; then the configured
+	// rate is back, so a backlog drains at it once Telnyx stops throttling.
+	DefaultCooldown = 5 * time.Second
 	// DefaultMinFactor is the lowest fraction of a configured rate throttling answers push a scope to.
 	DefaultMinFactor = 1.0 / 16
 	// DefaultPause holds a scope when a throttling answer gives no Retry-After.

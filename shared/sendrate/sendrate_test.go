@@ -288,3 +288,21 @@ func TestScopeOf(t *testing.T) {
 		})
 	}
 }
+
+// TestHoldRespacesReservations: messages that reserved slots before a throttling answer do not all go when
+// the hold ends: each takes a new slot when it comes back.
+func TestHoldRespacesReservations(t *testing.T) {
+	l := newLimiter(t, sendrate.Limits{PerNumber: 10})
+	for i := range 12 { // the burst of 10 goes, two reserve slots
+		reserve(t, l, fmt.Sprint("m", i), numA, sendrate.Reply, 1)
+	}
+	if _, err := l.Throttled(context.Background(), numA, sendrate.Number, 300*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	a := reserve(t, l, "m10", numA, sendrate.Reply, 1)
+	b := reserve(t, l, "m11", numA, sendrate.Reply, 1)
+	// At half the rate (5/s) with no burst, 200 ms apart, the first no sooner than the hold's end.
+	if a < 200*time.Millisecond || b-a < 150*time.Millisecond {
+		t.Fatalf("after the hold: waits %s and %s, want the hold then 200 ms apart", a, b)
+	}
+}
