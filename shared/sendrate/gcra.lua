@@ -24,11 +24,17 @@ local scopes = {}
 for i = 1, nr + nt do
   local iv = tonumber(ARGV[3 + 2 * i])
   local burst = tonumber(ARGV[4 + 2 * i])
-  local h = redis.call('HMGET', KEYS[i], 'tat', 'hold', 'f', 'fu')
+  local h = redis.call('HMGET', KEYS[i], 'tat', 'hold', 'f', 'fu', 'rb')
   local tat = tonumber(h[1]) or 0
   local hold = tonumber(h[2]) or 0
   local f = tonumber(h[3]) or 1
-  if (tonumber(h[4]) or 0) <= now then f = 1 end
+  local rb = tonumber(h[5]) or 0
+  if f < 1 and (tonumber(h[4]) or 0) <= now then
+    -- Recovered from throttling: the slots handed out at the lowered rate are dropped (rb marks them stale,
+    -- so each waiting message takes a new slot when it comes back) and the configured rate applies from now.
+    f, tat, rb = 1, math.min(tat, now), now
+    redis.call('HSET', KEYS[i], 'f', '1', 'tat', fmt(tat), 'rb', fmt(rb))
+  end
   -- Throttled lately: half the rate (or less) and no burst, so the scope probes one message at a time.
   if f < 1 then burst = 1 end
   iv = iv / f
@@ -36,7 +42,7 @@ for i = 1, nr + nt do
   local w = math.max(burst, n) * iv
   local s = math.max(now, hold)
   if iv > 0 then s = math.max(s, tat + n * iv - w) end
-  scopes[i] = { tat = tat, iv = iv, hold = hold, s = s }
+  scopes[i] = { tat = tat, iv = iv, hold = hold, rb = rb, s = s }
 end
 
 local function slot(from, to)
@@ -58,10 +64,13 @@ end
 
 local s
 local held = redis.call('GET', rsv)
+-- A reservation is "slot:made"; it is stale when a throttling hold overtook its slot or the rate was reset
+-- after it was made.
 local stale = false
 if held then
-  s = tonumber(held)
-  for i = 1, nr do stale = stale or scopes[i].hold > s end
+  local slotv, made = string.match(held, '^(%d+):(%d+)$')
+  s, made = tonumber(slotv) or 0, tonumber(made) or 0
+  for i = 1, nr do stale = stale or scopes[i].hold > s or scopes[i].rb > made end
 end
 if held and not stale then
   -- Reserved before: keep the slot.
@@ -72,13 +81,15 @@ else
   take(1, nr, s)
 end
 if s > now then
-  redis.call('SET', rsv, fmt(s), 'PX', math.ceil((s - now) / 1000) + ttl)
+  if not held or stale then
+    redis.call('SET', rsv, fmt(s) .. ':' .. fmt(now), 'PX', math.ceil((s - now) / 1000) + ttl)
+  end
   return s - now
 end
 if nt > 0 then
   local st = slot(nr + 1, nr + nt)
   if st > now then
-    redis.call('SET', rsv, fmt(now), 'PX', ttl)
+    redis.call('SET', rsv, fmt(now) .. ':' .. fmt(now), 'PX', ttl)
     return st - now
   end
   take(nr + 1, nr + nt, now)

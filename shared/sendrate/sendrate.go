@@ -66,6 +66,9 @@ const (
 	DefaultMinFactor = 1.0 / 16
 	// DefaultPause holds a scope when a throttling answer gives no Retry-After.
 	DefaultPause = time.Second
+	// DefaultMaxWait bounds the wait Reserve hands out: a message comes back at least this often, so a rate
+	// that recovers after throttling (dropping the slow slots) takes effect within it.
+	DefaultMaxWait = 2 * time.Second
 	// reservationSlack is how long a reservation outlives its slot: a message held by a dead worker is
 	// redelivered within AckWait and still finds it.
 	reservationSlack = 10 * time.Minute
@@ -144,6 +147,8 @@ type Limiter struct {
 	Cooldown  time.Duration
 	MinFactor float64
 	Pause     time.Duration
+	// MaxWait bounds the wait Reserve returns (DefaultMaxWait); the reservation is kept past it.
+	MaxWait time.Duration
 }
 
 // New returns a limiter for lim with its keys under prefix (all in one Redis Cluster hash slot, since one
@@ -153,7 +158,7 @@ func New(rdb redis.Scripter, prefix string, lim Limits) *Limiter {
 		lim.BulkShare = DefaultBulkShare
 	}
 	return &Limiter{rdb: rdb, prefix: "{" + prefix + ":rate}:", lim: lim,
-		Cooldown: DefaultCooldown, MinFactor: DefaultMinFactor, Pause: DefaultPause}
+		Cooldown: DefaultCooldown, MinFactor: DefaultMinFactor, Pause: DefaultPause, MaxWait: DefaultMaxWait}
 }
 
 // Limits returns the limiter's configured rates.
@@ -181,7 +186,8 @@ func (l *Limiter) accountKey() string           { return l.prefix + "a" }
 
 // Reserve takes capacity for a message of segments parts from the number from, or reserves the next slot.
 // It returns 0 when the message may be sent now (the capacity is taken), otherwise how long to wait before
-// calling Reserve again with the same id, which then finds its slot kept. id must identify the message.
+// calling Reserve again with the same id, which then finds its slot kept: the time to the slot, at most
+// MaxWait. id must identify the message.
 func (l *Limiter) Reserve(ctx context.Context, id, from string, lane Lane, segments int) (time.Duration, error) {
 	segments = max(segments, 1)
 	number := scope{key: l.numberKey(from), rate: l.lim.NumberRate(from)}
@@ -209,7 +215,11 @@ func (l *Limiter) Reserve(ctx context.Context, id, from string, lane Lane, segme
 	if err != nil {
 		return 0, fmt.Errorf("send rate reserve: %w", err)
 	}
-	return time.Duration(us) * time.Microsecond, nil
+	wait := time.Duration(us) * time.Microsecond
+	if l.MaxWait > 0 {
+		wait = min(wait, l.MaxWait)
+	}
+	return wait, nil
 }
 
 // Throttled records a throttling answer for the number from (Number) or the account (Account): nothing more

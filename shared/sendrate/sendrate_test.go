@@ -25,7 +25,9 @@ func newLimiter(tb testing.TB, lim sendrate.Limits) *sendrate.Limiter {
 	srv := redistest.Start(tb)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	tb.Cleanup(func() { _ = rdb.Close() })
-	return sendrate.New(rdb, fmt.Sprintf("t%d", time.Now().UnixNano()), lim)
+	l := sendrate.New(rdb, fmt.Sprintf("t%d", time.Now().UnixNano()), lim)
+	l.MaxWait = 0 // the tests read the slots themselves
+	return l
 }
 
 func reserve(tb testing.TB, l *sendrate.Limiter, id, from string, lane sendrate.Lane, segs int) time.Duration {
@@ -176,7 +178,9 @@ func TestSharedAcrossReplicas(t *testing.T) {
 	for range 3 {
 		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 		t.Cleanup(func() { _ = rdb.Close() })
-		limiters = append(limiters, sendrate.New(rdb, "shared", lim))
+		l := sendrate.New(rdb, "shared", lim)
+		l.MaxWait = 0
+		limiters = append(limiters, l)
 	}
 	start := time.Now()
 	slots := make([]time.Duration, n)
@@ -304,5 +308,26 @@ func TestHoldRespacesReservations(t *testing.T) {
 	// At half the rate (5/s) with no burst, 200 ms apart, the first no sooner than the hold's end.
 	if a < 200*time.Millisecond || b-a < 150*time.Millisecond {
 		t.Fatalf("after the hold: waits %s and %s, want the hold then 200 ms apart", a, b)
+	}
+}
+
+// TestMaxWaitAndRecovery: a wait is handed out in pieces of at most MaxWait, the slot kept between them; when
+// a throttled scope recovers, the slow slots are dropped and the next reservation goes at the configured rate.
+func TestMaxWaitAndRecovery(t *testing.T) {
+	l := newLimiter(t, sendrate.Limits{PerNumber: 10})
+	l.MaxWait, l.Cooldown = 300*time.Millisecond, 400*time.Millisecond
+	if _, err := l.Throttled(context.Background(), numA, sendrate.Number, 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	var last time.Duration
+	for i := range 10 { // at 5/s after the hold: the tenth slot is about 2 s out
+		last = reserve(t, l, fmt.Sprint("m", i), numA, sendrate.Reply, 1)
+	}
+	if last != 300*time.Millisecond {
+		t.Fatalf("a 2 s wait handed out as %s, want the 300ms MaxWait", last)
+	}
+	time.Sleep(500 * time.Millisecond) // past the cooldown: the configured rate is back
+	if d := reserve(t, l, "m9", numA, sendrate.Reply, 1); d >= 300*time.Millisecond {
+		t.Fatalf("after recovery the last message still waits %s for its slow slot", d)
 	}
 }

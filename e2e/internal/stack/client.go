@@ -90,6 +90,7 @@ type Delivered struct {
 	To             string    `json:"to"`
 	Text           string    `json:"text"`
 	IdempotencyKey string    `json:"idempotency_key"`
+	Parts          int       `json:"parts"`
 	At             time.Time `json:"at"`
 }
 

@@ -127,6 +127,8 @@ type FaultsResponse struct {
 	RateLimits          RateLimitsJSON `json:"rate_limits"`
 	// RateRefused counts the sends refused for throughput since the limits were set.
 	RateRefused int `json:"rate_refused"`
+	// Requests counts every POST /v2/messages since the start or the last reset, failed and replayed ones included.
+	Requests int `json:"requests"`
 }
 
 func (a *API) getFaults(w http.ResponseWriter, _ *http.Request) {
@@ -139,6 +141,7 @@ func (a *API) faults() FaultsResponse {
 	return FaultsResponse{
 		RateLimits:  RateLimitsJSON{Account: lim.Account, PerNumber: lim.PerNumber, Queue: lim.Queue.String()},
 		RateRefused: refused,
+		Requests:    a.fake.Requests(),
 		FailNext:    f.FailNext, FailNextStatus: f.FailNextStatus, FailNextCode: f.FailNextCode,
 		FailAfterSend: f.FailNextAfterSend, FailAfterSendStatus: f.FailAfterStatus, FailAfterSendCode: f.FailAfterCode,
 		FailureRate: f.FailureRate, FailureStatus: f.FailureStatus, FailureCode: f.FailureCode,
