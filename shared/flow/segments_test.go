@@ -7,6 +7,9 @@ import (
 	"github.com/smsconv/smsconv/shared/flow"
 )
 
+// globalRules is the head of a one-state test flow whose global rules follow.
+const globalRules = "name: t\nversion: \"1\"\ninitial_state: a\nstates: [a]\nrules:"
+
 func TestWarnings(t *testing.T) {
 	long := strings.Repeat("All work and no play. ", 80) // 1,760 GSM-7 characters: 12 segments
 	tests := []struct {
@@ -14,25 +17,15 @@ func TestWarnings(t *testing.T) {
 		yaml string
 		want []string // substrings of each warning, in order
 	}{
-		{"plain GSM-7 replies", `
-name: t
-version: "1"
-initial_state: a
-states: [a]
-rules:
+		{"plain GSM-7 replies", globalRules + `
   - any: true
     reply: "You said: '{{ .Text }}'. Type help."
 `, nil},
-		{"fixed text over ten segments", `
-name: t
-version: "1"
-initial_state: a
-states: [a]
-rules:
+		{"fixed text over ten segments", globalRules + `
   - id: essay
     any: true
     reply: "` + long + `{{ .Text }}"
-`, []string{"line 7: rule essay: the reply's fixed text alone is 12 segments (gsm7), over Telnyx's 10"}},
+`, []string{"line 6: rule essay: the reply's fixed text alone is 12 segments (gsm7), over Telnyx's 10"}},
 		{"a bullet turns the reply UCS-2", `
 name: t
 version: "1"
@@ -44,21 +37,11 @@ states:
       keywords: [help]
       reply: "Commands:` + "\u2022" + ` info ` + "\u2022" + ` status"
 `, []string{`rule menu in state a: the reply is UCS-2 because of '•' (U+2022): 1 segment(s) of 70 characters instead of 1 of 160`}},
-		{"a text in another script is not noted", `
-name: t
-version: "1"
-initial_state: a
-states: [a]
-rules:
+		{"a text in another script is not noted", globalRules + `
   - any: true
     reply: "Привет, как дела?"
 `, nil},
-		{"the quoted text does not count", `
-name: t
-version: "1"
-initial_state: a
-states: [a]
-rules:
+		{"the quoted text does not count", globalRules + `
   - any: true
     reply: "{{ if eq .Keyword \"x\" }}` + "\u2019" + `{{ end }}ok"
 `, nil},

@@ -87,4 +87,5 @@ func decodeSendFields(h map[string]string, m *Message) {
 	m.Encoding = h["encoding"]
 	m.Parts, _ = strconv.Atoi(h["parts"])
 	m.SendAttempts, _ = strconv.Atoi(h["send_attempts"])
+	m.UnknownAt = millis(h["unknown_at"])
 }

@@ -89,7 +89,9 @@ type Message struct {
 	Encoding     string `json:"encoding,omitempty"`
 	Parts        int    `json:"parts,omitempty"`
 	SendAttempts int    `json:"send_attempts,omitempty"`
-	Committed    bool   `json:"-"`
+	// UnknownAt is when a send of the message was first found with an unknown outcome (zero: never).
+	UnknownAt time.Time `json:"unknown_at,omitzero"`
+	Committed bool      `json:"-"`
 }
 
 // Options configure a Store.

@@ -175,6 +175,9 @@ func Run(ctx context.Context, bins stack.Binaries, o Options, out io.Writer) (Re
 	if err != nil {
 		return r, fmt.Errorf("conversations: %w", err)
 	}
+	if r.UnknownOutcome, err = unknownOutcomes(runCtx, c, wantedKeys(convs, accepted)); err != nil {
+		return r, err
+	}
 
 	r.Findings = Evaluate(convs, accepted, delivered, exempt)
 	r.ReplyLatency = replyLatency(convs, tr.acceptedAt(), delivered, exempt)
@@ -352,4 +355,20 @@ func (m *monitor) exits() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]string(nil), m.found...)
+}
+
+// unknownOutcomes counts the owed replies whose records say a send of theirs went through the unknown-outcome
+// window.
+func unknownOutcomes(ctx context.Context, c *stack.Client, want map[string]string) (int, error) {
+	n := 0
+	for key := range want {
+		m, found, err := c.Message(ctx, key)
+		if err != nil {
+			return n, fmt.Errorf("reply %s: %w", key, err)
+		}
+		if found && m.UnknownOutcomeAt != nil {
+			n++
+		}
+	}
+	return n, nil
 }

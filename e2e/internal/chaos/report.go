@@ -39,6 +39,11 @@ type Report struct {
 	Replayed              int            `json:"replayed"`
 	DeadLettersLeft       int            `json:"dead_letters_left"`
 
+	// UnknownOutcome counts the replies whose send went through the unknown-outcome window (the request
+	// left, its answer was lost: a killed worker, a lost-answer fault), as the reply records say; each was
+	// resent with its Idempotency-Key (REPLY_UNKNOWN_OUTCOME=resend), so Duplicates says whether the key held.
+	UnknownOutcome int `json:"unknown_outcome_replies"`
+
 	Faults FaultCounts `json:"faults"`
 	// FaultProblems are faults whose recovery failed (a worker that did not come back, a 2xx with NATS down).
 	FaultProblems []string `json:"fault_problems,omitempty"`
@@ -124,6 +129,7 @@ func (r *Report) Print(w io.Writer) {
 	row("wrong reply text", r.WrongText, r.WrongText == 0)
 	row("unexpected messages", r.Unexpected, r.Unexpected == 0)
 	row("wrong message counts (Redis)", r.StateMismatches, r.StateMismatches == 0)
+	row("replies through the unknown-outcome window", r.UnknownOutcome)
 	row("dead letters", r.DeadLetters)
 	row("unexpected dead letters", r.UnexpectedDeadLetters, r.UnexpectedDeadLetters == 0)
 	row("dead letters replayed", r.Replayed)

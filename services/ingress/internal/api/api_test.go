@@ -481,7 +481,7 @@ func TestUnknownOutcomes(t *testing.T) {
 		}
 	}
 	if resp := e.do("GET", "/unknown-outcomes", nil, e.admin(), &list); resp.StatusCode != 200 || len(list) != 1 ||
-		list[0]["id"] != "snd_held" || list[0]["status"] != "unknown" || list[0]["encoding"] != "ucs2" || list[0]["send_attempts"] != 1.0 {
+		list[0]["id"] != "snd_held" || list[0]["status"] != "unknown" || list[0]["encoding"] != "ucs2" || list[0]["send_attempts"] != 1.0 || list[0]["unknown_outcome_at"] == nil {
 		t.Fatalf("GET /unknown-outcomes: %d %v", resp.StatusCode, list)
 	}
 	var errBody map[string]string

@@ -51,6 +51,8 @@ type messageJSON struct {
 	Encoding     string `json:"encoding,omitempty"`
 	Parts        int    `json:"parts,omitempty"`
 	SendAttempts int    `json:"send_attempts,omitempty"`
+	// UnknownOutcomeAt is when a send of it was first found with an unknown outcome (its answer was lost).
+	UnknownOutcomeAt *time.Time `json:"unknown_outcome_at,omitempty"`
 }
 
 func toMessageJSON(m store.Message) messageJSON {
@@ -65,6 +67,9 @@ func toMessageJSON(m store.Message) messageJSON {
 	}
 	j.From, j.To = m.Our, m.User
 	j.Encoding, j.Parts, j.SendAttempts = m.Encoding, m.Parts, m.SendAttempts
+	if !m.UnknownAt.IsZero() {
+		j.UnknownOutcomeAt = &m.UnknownAt
+	}
 	if j.Encoding == "" {
 		// Not tried yet (BeginSend records them): the text's count is what it will be billed as.
 		seg := sms.Count(m.Text)
