@@ -15,7 +15,7 @@ var receiptLua string
 // receiptRank orders statuses; a receipt only ever moves a message forward. It is the only rank table:
 // the receipt script gets it as an argument.
 var receiptRank = map[string]int{
-	StatusPending: 0, StatusQueued: 1, StatusSent: 2, StatusDelivered: 3, StatusFailed: 3, StatusBlocked: 3, StatusSkipped: 3,
+	StatusPending: 0, StatusWaiting: 0, StatusSending: 0, StatusUnknown: 0, StatusQueued: 1, StatusSent: 2, StatusDelivered: 3, StatusFailed: 3, StatusBlocked: 3, StatusSkipped: 3,
 }
 
 // receiptRanks is receiptRank as the JSON object the receipt script decodes.

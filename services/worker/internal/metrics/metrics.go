@@ -59,7 +59,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Duration of HTTP requests to the Telnyx Messaging API, by status class (2xx, 4xx, 5xx, error).",
 			remoteBuckets, "class"),
 		retries: obs.NewCounterVec("message_retries_total",
-			"Messages handed back for a later attempt, by reason (redis, telnyx, conflict, order_check).",
+			"Messages handed back for a later attempt, by reason (redis, telnyx, conflict, order_check, capacity).",
 			"reason"),
 		deadLetters: obs.NewCounterVec("dead_letters_total",
 			"Messages moved to the dead-letter stream, by class (permanent, exhausted, undecodable).",

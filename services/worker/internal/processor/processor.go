@@ -47,7 +47,7 @@ type Result struct {
 	Outcome Outcome
 	// Reason says why a message is retried or dead-lettered.
 	Reason string
-	// Cause is a fixed, low-cardinality name for the reason, for metrics: redis, telnyx or conflict.
+	// Cause is a fixed, low-cardinality name for the reason, for metrics: redis, telnyx, conflict or capacity.
 	Cause string
 	Err   error
 	// SendFailures counts the transient send failures of this message's reply so far (Cause telnyx): one
