@@ -19,22 +19,18 @@ type sending struct {
 
 func newSending() *sending {
 	return &sending{
-		wait: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: obs.Namespace, Name: "send_capacity_wait_seconds_total",
-			Help: "Seconds messages were told to wait for sending capacity, by our sending number and lane (reply, bulk).",
-		}, []string{"number", "lane"}),
-		segments: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: obs.Namespace, Name: "send_segments_total",
-			Help: "Segments handed to Telnyx (each request, as the limits count them), by our sending number and lane.",
-		}, []string{"number", "lane"}),
-		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: obs.Namespace, Name: "send_throttled_total",
-			Help: "Throttling answers from Telnyx (429 10011, 40318, 40002) that slowed a scope (number, account).",
-		}, []string{"scope"}),
-		unknown: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Namespace: obs.Namespace, Name: "send_unknown_outcome_total",
-			Help: "Outbound messages found with an unknown send outcome (the answer was lost), by what was done (resend, hold).",
-		}, []string{"policy"}),
+		wait: obs.NewCounterVec("send_capacity_wait_seconds_total",
+			"Seconds messages were told to wait for sending capacity, by our sending number and lane (reply, bulk).",
+			"number", "lane"),
+		segments: obs.NewCounterVec("send_segments_total",
+			"Segments handed to Telnyx (each request, as the limits count them), by our sending number and lane.",
+			"number", "lane"),
+		throttled: obs.NewCounterVec("send_throttled_total",
+			"Throttling answers from Telnyx (429 10011, 40318, 40002) that slowed a scope (number, account).",
+			"scope"),
+		unknown: obs.NewCounterVec("send_unknown_outcome_total",
+			"Outbound messages found with an unknown send outcome (the answer was lost), by what was done (resend, hold).",
+			"policy"),
 	}
 }
 
