@@ -129,6 +129,10 @@ func TestUnknownOutcome(t *testing.T) {
 			if n := len(e.fake.Messages()); n != 1 {
 				t.Fatalf("the user got %d texts, want 1", n)
 			}
+			// Delivered once more (a duplicate), a held reply stays held and nothing is sent.
+			if r := e.redeliver(t, m); r.Outcome != processor.Done {
+				t.Fatalf("again: %v %s", r.Outcome, r.Reason)
+			}
 			wantRequests := 2
 			if tc.hold {
 				wantRequests = 1

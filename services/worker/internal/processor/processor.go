@@ -273,6 +273,8 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 	switch {
 	case msg.TelnyxID != "":
 		return Result{Outcome: Done} // Telnyx accepted it before: never text the user twice
+	case msg.Status == store.StatusUnknown:
+		return Result{Outcome: Done} // held with an unknown outcome: an operator decides, nothing more is sent
 	case msg.Status == store.StatusBlocked, msg.Status == store.StatusSkipped:
 		if msg.Status == store.StatusBlocked {
 			p.countBlocked()
