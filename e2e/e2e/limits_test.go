@@ -53,7 +53,8 @@ func texts(t *testing.T, ctx context.Context, c *stack.Client, to string, users 
 	}
 }
 
-func users(prefix string, n int) []string {
+// numbersIn returns n users' numbers in the +1 <area> 555 range.
+func numbersIn(prefix string, n int) []string {
 	out := make([]string, n)
 	for i := range out {
 		out[i] = fmt.Sprintf("+1%s555%04d", prefix, i)
@@ -101,7 +102,7 @@ func TestPerNumberRate(t *testing.T) {
 	const rate = 5
 	s, c := start(t, twoNumbers(2, "SEND_RATE_PER_NUMBER=5", "SEND_RATE_ACCOUNT=0"))
 	ctx := ctxT(t, 3*time.Minute)
-	busy, quiet := users("312", 60), users("415", 10)
+	busy, quiet := numbersIn("312", 60), numbersIn("415", 10)
 	began := time.Now()
 	texts(t, ctx, c, numberA, busy, "hello", "info")
 	texts(t, ctx, c, numberB, quiet, "hello")
@@ -143,7 +144,7 @@ func TestBulkDoesNotDelayReplies(t *testing.T) {
 	const rate, bulk, replies = 50, 500, 30
 	s, c := start(t, twoNumbers(2, "SEND_RATE_PER_NUMBER=50", "SEND_RATE_ACCOUNT=0", "SEND_RATE_BULK_SHARE=0.5"))
 	ctx := ctxT(t, 3*time.Minute)
-	recipients := users("646", bulk)
+	recipients := numbersIn("646", bulk)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 16)
 	for i, to := range recipients {
@@ -161,7 +162,7 @@ func TestBulkDoesNotDelayReplies(t *testing.T) {
 	if _, err := c.WaitDelivered(ctx, "", 50); err != nil {
 		t.Fatal(err)
 	}
-	texters := users("718", replies)
+	texters := numbersIn("718", replies)
 	posted := time.Now()
 	texts(t, ctx, c, numberA, texters, "hello")
 	if _, err := c.WaitDelivered(ctx, "", bulk+replies); err != nil {
@@ -219,7 +220,7 @@ func TestSustainedThrottling(t *testing.T) {
 	if err := c.Faults(ctx, map[string]any{"failure_rate": 1, "status": 429, "code": "10011"}); err != nil {
 		t.Fatal(err)
 	}
-	texters := users("917", n)
+	texters := numbersIn("917", n)
 	texts(t, ctx, c, numberA, texters, "hello")
 	time.Sleep(throttle) // the fault's duration: Telnyx throttles for this long
 	during, err := c.SandboxRequests(ctx)

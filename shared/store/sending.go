@@ -45,16 +45,19 @@ var sendingScript = redis.NewScript(sendingLua)
 
 func (s *Store) unknownKey() string { return s.o.Prefix + ":unknown" }
 
-// BeginSend records that a request for outbound message id is about to leave, with the message's encoding
-// and parts. When the previous attempt's outcome is unknown (the message is still StatusSending), it says
-// so: with hold, the message becomes StatusUnknown instead. first is true the first time the message is found
-// in that window, so callers can count messages, not attempts.
-func (s *Store) BeginSend(ctx context.Context, id, encoding string, parts int, hold bool) (start SendStart, first bool, err error) {
+// BeginSend records that a request for outbound message id of conversation k is about to leave, with the
+// message's encoding and parts. When the previous attempt's outcome is unknown (the message is still
+// StatusSending), it says so: with hold, the message becomes StatusUnknown instead and is listed by Unknown.
+// first is true the first time the message is found in that window, so callers can count messages, not
+// attempts.
+func (s *Store) BeginSend(ctx context.Context, k Key, id, encoding string, parts int, hold bool) (start SendStart, first bool, err error) {
 	policy := "resend"
 	if hold {
 		policy = "hold"
 	}
-	res, err := sendingScript.Run(ctx, s.rdb, []string{s.msgKey(id), s.unknownKey()},
+	// The script touches the message's own hash only (one hash slot on Redis Cluster); the listing of held
+	// messages is written after it.
+	res, err := sendingScript.Run(ctx, s.rdb, []string{s.msgKey(k, id)},
 		encoding, parts, time.Now().UnixMilli(), policy).Int64Slice()
 	if err != nil {
 		return 0, false, fmt.Errorf("begin send: %w", err)
@@ -62,7 +65,13 @@ func (s *Store) BeginSend(ctx context.Context, id, encoding string, parts int, h
 	if res[0] < 0 {
 		return 0, false, fmt.Errorf("begin send: %w", ErrNotFound)
 	}
-	return SendStart(res[0]), res[1] == 1, nil
+	start = SendStart(res[0])
+	if start == SendHeld {
+		if err := s.rdb.ZAdd(ctx, s.unknownKey(), redis.Z{Score: float64(time.Now().UnixMilli()), Member: id}).Err(); err != nil {
+			return start, res[1] == 1, fmt.Errorf("begin send: list held: %w", err)
+		}
+	}
+	return start, res[1] == 1, nil
 }
 
 // Unknown lists the messages held with an unknown outcome, oldest first, at most limit.

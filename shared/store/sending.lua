@@ -1,6 +1,6 @@
 -- Record that a send of an outbound message is about to leave, so the window in which its outcome can be lost
 -- (the request left, the answer never came back: a crash, a timeout, a 5xx) is known, not guessed.
--- KEYS: 1 message hash, 2 the index of messages held with an unknown outcome
+-- KEYS: 1 message hash (the caller lists a held message: the index is in another hash slot)
 -- ARGV: 1 encoding, 2 parts, 3 now (unix ms), 4 "hold" to hold a message found in that window
 -- Returns {outcome, first}: outcome -1 no such message, 0 recorded as sending, 1 recorded as sending although
 -- the previous attempt's outcome is unknown (a resend), 2 held as unknown (nothing may be sent); first is 1
@@ -14,7 +14,6 @@ if prev == 'sending' or prev == 'unknown' then
   first = redis.call('HSETNX', KEYS[1], 'unknown_at', ARGV[3])
   if ARGV[4] == 'hold' or prev == 'unknown' then
     redis.call('HSET', KEYS[1], 'status', 'unknown', 'updated', ARGV[3])
-    redis.call('ZADD', KEYS[2], ARGV[3], redis.call('HGET', KEYS[1], 'id'))
     return {2, first}
   end
   outcome = 1

@@ -24,7 +24,7 @@ func TestBeginSend(t *testing.T) {
 			if _, _, err := step(t, s, "m1", "hello"); err != nil {
 				t.Fatal(err)
 			}
-			start, first, err := s.BeginSend(ctx, "r-m1", "gsm7", 1, tc.hold)
+			start, first, err := s.BeginSend(ctx, k, "r-m1", "gsm7", 1, tc.hold)
 			if err != nil || start != store.SendFresh || first {
 				t.Fatalf("first BeginSend = %v, %v, %v", start, first, err)
 			}
@@ -32,7 +32,7 @@ func TestBeginSend(t *testing.T) {
 			if m.Status != store.StatusSending || m.Encoding != "gsm7" || m.Parts != 1 || m.SendAttempts != 1 {
 				t.Fatalf("after BeginSend: %+v", m)
 			}
-			start, first, err = s.BeginSend(ctx, "r-m1", "gsm7", 1, tc.hold)
+			start, first, err = s.BeginSend(ctx, k, "r-m1", "gsm7", 1, tc.hold)
 			if err != nil || start != tc.wantSecond || !first {
 				t.Fatalf("second BeginSend = %v, %v, %v; want %v, first", start, first, err, tc.wantSecond)
 			}
@@ -40,7 +40,7 @@ func TestBeginSend(t *testing.T) {
 				t.Fatalf("status %q, want %q", m.Status, tc.wantStatus)
 			}
 			// A third attempt counts the message once.
-			if _, first, _ := s.BeginSend(ctx, "r-m1", "gsm7", 1, tc.hold); first {
+			if _, first, _ := s.BeginSend(ctx, k, "r-m1", "gsm7", 1, tc.hold); first {
 				t.Fatal("the window counted twice for one message")
 			}
 			held, err := s.Unknown(ctx, 10)
@@ -58,15 +58,15 @@ func TestBeginSend(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, hold := range []bool{false, true, false} {
-			_, _, _ = s.BeginSend(ctx, "r-m1", "gsm7", 1, hold)
+			_, _, _ = s.BeginSend(ctx, k, "r-m1", "gsm7", 1, hold)
 		}
-		if start, _, _ := s.BeginSend(ctx, "r-m1", "gsm7", 1, false); start != store.SendHeld {
+		if start, _, _ := s.BeginSend(ctx, k, "r-m1", "gsm7", 1, false); start != store.SendHeld {
 			t.Fatalf("start = %v, want held", start)
 		}
 	})
 	t.Run("no such message", func(t *testing.T) {
 		s, _ := newStore(t)
-		if _, _, err := s.BeginSend(ctx, "nope", "gsm7", 1, false); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := s.BeginSend(ctx, k, "nope", "gsm7", 1, false); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("err = %v", err)
 		}
 	})

@@ -476,7 +476,7 @@ func TestUnknownOutcomes(t *testing.T) {
 		t.Fatalf("nothing held: %d %v", resp.StatusCode, list)
 	}
 	for range 2 { // the request left and its answer was lost: the second attempt holds it
-		if _, _, err := e.store.BeginSend(ctx, "snd_held", "ucs2", 1, true); err != nil {
+		if _, _, err := e.store.BeginSend(ctx, store.Key{Our: ourNumber, User: "+12125551234"}, "snd_held", "ucs2", 1, true); err != nil {
 			t.Fatal(err)
 		}
 	}

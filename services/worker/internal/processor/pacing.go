@@ -35,6 +35,9 @@ func (p Pacing) policy() string {
 	return "resend"
 }
 
+// keyOf is the conversation of an outbound message, which the store's layout needs for its record.
+func keyOf(msg *store.Message) store.Key { return store.Key{Our: msg.Our, User: msg.User} }
+
 // laneOf is a message's lane: a conversation reply, or a /sms/send message.
 func laneOf(msg *store.Message) sendrate.Lane {
 	if msg.ReplyTo != "" {
@@ -56,7 +59,7 @@ func (p *Processor) beforeSend(ctx context.Context, log *slog.Logger, msg *store
 		if wait > 0 {
 			// Only a message not yet tried becomes waiting: a sending one keeps saying its last outcome is unknown.
 			if msg.Status == store.StatusPending || msg.Status == store.StatusQueued {
-				if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusWaiting}); err != nil {
+				if err := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Key: keyOf(msg), Status: store.StatusWaiting}); err != nil {
 					return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}, true
 				}
 			}
@@ -66,7 +69,7 @@ func (p *Processor) beforeSend(ctx context.Context, log *slog.Logger, msg *store
 			return Result{Outcome: Retry, Reason: "waiting for sending capacity", Cause: CauseCapacity, RetryAfter: wait}, true
 		}
 	}
-	start, first, err := p.Store.BeginSend(ctx, msg.ID, string(seg.Encoding), seg.Parts, p.Pacing.HoldUnknown)
+	start, first, err := p.Store.BeginSend(ctx, keyOf(msg), msg.ID, string(seg.Encoding), seg.Parts, p.Pacing.HoldUnknown)
 	if err != nil {
 		return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}, true
 	}
@@ -96,7 +99,7 @@ func (p *Processor) throttled(ctx context.Context, log *slog.Logger, msg *store.
 	if !ok || te.StatusCode == 0 || te.StatusCode >= 500 || !te.Retryable {
 		return 0, false, nil
 	}
-	if uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Status: store.StatusWaiting}); uerr != nil {
+	if uerr := p.Store.UpdateMessage(ctx, msg.ID, store.Update{Key: keyOf(msg), Status: store.StatusWaiting}); uerr != nil {
 		return 0, false, uerr
 	}
 	scope, throttling := sendrate.ScopeOf(te.Code, te.StatusCode)
