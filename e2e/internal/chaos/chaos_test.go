@@ -52,36 +52,55 @@ func TestChaosShort(t *testing.T) {
 	// A pass drains in seconds; the generous bound only keeps a slow drain (deferred messages back off up to
 	// the worker's 30 s cap) from being reported as lost replies.
 	o.DrainTimeout, o.Settle = 90*time.Second, 4*time.Second
-	o.Dir = t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-
-	r, err := Run(ctx, bins, o, &lineWriter{t: t})
-	if err != nil {
-		logTails(t, o.Dir)
-		t.Fatal(err)
-	}
+	r := runT(t, o, 3*time.Minute)
 	// The run passing is only worth something if the faults happened and the traffic went through them.
-	checks := []struct {
-		name string
-		ok   bool
-	}{
-		{"every inbound message accepted", r.InboundAccepted == r.InboundPlanned && r.InboundPlanned == 60*7},
-		{"every reply received", r.RepliesReceived == r.InboundPlanned && r.Delivered == r.InboundPlanned},
-		{"no dead letters", r.DeadLetters == 0},
+	expect(t, r, 60*7, []check{
 		{"workers killed", r.Faults.WorkerKills == 2 && r.Faults.WorkerRestarts == 3},
 		{"a worker stopped gracefully", r.Faults.GracefulStops == 1},
 		{"redis restarted", r.Faults.RedisRestarts == 1},
 		{"nats restarted, ingress answered 503", r.Faults.NATSRestarts == 1 && r.Faults.NATSDown503 && r.Webhook503 > 0},
 		{"sandbox 429 and lost-answer bursts", r.Faults.RateLimitBursts > 0 && r.Faults.LostAnswerBursts > 0},
 		{"duplicate webhooks posted and some deduplicated at the ingress", r.DuplicatesPosted > 0 && r.DuplicatesAtIngest > 0},
+	})
+	t.Logf("chaos short: %d replies, %d kills, %d 503s, %.1fs", r.RepliesReceived, r.Faults.WorkerKills, r.Webhook503, r.WallSeconds)
+}
+
+// runT runs the suite with options o in a fresh directory, within the given time, and fails the test with the
+// end of every process log when the run itself fails.
+func runT(t *testing.T, o Options, within time.Duration) Report {
+	t.Helper()
+	o.Dir = t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	r, err := Run(ctx, bins, o, &lineWriter{t: t})
+	if err != nil {
+		logTails(t, o.Dir)
+		t.Fatal(err)
 	}
+	return r
+}
+
+// check is one named condition on a run's report.
+type check struct {
+	name string
+	ok   bool
+}
+
+// expect reports every check of r that does not hold, with the whole report to show why: first that all
+// inbound messages (planned of them) went in and each had its one reply with no dead letter, then faults,
+// the run's own checks that its faults happened.
+func expect(t *testing.T, r Report, planned int, faults []check) {
+	t.Helper()
+	checks := append([]check{
+		{"every inbound message accepted", r.InboundAccepted == r.InboundPlanned && r.InboundPlanned == planned},
+		{"every reply received", r.RepliesReceived == r.InboundPlanned && r.Delivered == r.InboundPlanned},
+		{"no dead letters", r.DeadLetters == 0},
+	}, faults...)
 	for _, c := range checks {
 		if !c.ok {
 			t.Errorf("%s: not so in report %+v", c.name, r)
 		}
 	}
-	t.Logf("chaos short: %d replies, %d kills, %d 503s, %.1fs", r.RepliesReceived, r.Faults.WorkerKills, r.Webhook503, r.WallSeconds)
 }
 
 // logTails shows the end of every process log of a failed run.

@@ -3,7 +3,6 @@
 package chaos
 
 import (
-	"context"
 	"testing"
 	"time"
 )
@@ -19,30 +18,11 @@ func TestChaosShortCluster(t *testing.T) {
 	o.GracefulStop = false
 	o.RateLimitEvery, o.LostAnswerEvery = 8*time.Second, 6*time.Second
 	o.DrainTimeout, o.Settle = 90*time.Second, 4*time.Second
-	o.Dir = t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-
-	r, err := Run(ctx, bins, o, &lineWriter{t: t})
-	if err != nil {
-		logTails(t, o.Dir)
-		t.Fatal(err)
-	}
-	checks := []struct {
-		name string
-		ok   bool
-	}{
-		{"every inbound message accepted", r.InboundAccepted == r.InboundPlanned && r.InboundPlanned == 40*7},
-		{"every reply received", r.RepliesReceived == r.InboundPlanned && r.Delivered == r.InboundPlanned},
-		{"no dead letters", r.DeadLetters == 0},
+	r := runT(t, o, 4*time.Minute)
+	expect(t, r, 40*7, []check{
 		{"a redis master killed and back", r.Faults.RedisRestarts == 1},
 		{"two nats stream leaders killed and back", r.Faults.NATSRestarts == 2},
 		{"workers killed", r.Faults.WorkerKills > 0},
-	}
-	for _, c := range checks {
-		if !c.ok {
-			t.Errorf("%s: not so in report %+v", c.name, r)
-		}
-	}
+	})
 	t.Logf("chaos short, cluster profile: %d replies, %d kills, %d 503s, %.1fs", r.RepliesReceived, r.Faults.WorkerKills, r.Webhook503, r.WallSeconds)
 }
