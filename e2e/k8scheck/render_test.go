@@ -67,26 +67,19 @@ func render(tb testing.TB) *rendered {
 		var obj any
 		switch kind {
 		case "Deployment":
-			o := &appsv1.Deployment{}
-			r.deployments[name], obj = o, o
+			obj = into(r.deployments, name)
 		case "Service":
-			o := &corev1.Service{}
-			r.services[name], obj = o, o
+			obj = into(r.services, name)
 		case "ConfigMap":
-			o := &corev1.ConfigMap{}
-			r.configMaps[baseName(name)], obj = o, o
+			obj = into(r.configMaps, baseName(name))
 		case "Secret":
-			o := &corev1.Secret{}
-			r.secrets[name], obj = o, o
+			obj = into(r.secrets, name)
 		case "PodDisruptionBudget":
-			o := &policyv1.PodDisruptionBudget{}
-			r.pdbs[name], obj = o, o
+			obj = into(r.pdbs, name)
 		case "HorizontalPodAutoscaler":
-			o := &autoscalingv2.HorizontalPodAutoscaler{}
-			r.hpas[name], obj = o, o
+			obj = into(r.hpas, name)
 		case "Namespace":
-			o := &corev1.Namespace{}
-			r.namespaces[name], obj = o, o
+			obj = into(r.namespaces, name)
 		default:
 			tb.Fatalf("deploy/ renders a %s %s the checks do not know: add its type to render", kind, name)
 		}
@@ -98,6 +91,13 @@ func render(tb testing.TB) *rendered {
 		}
 	}
 	return r
+}
+
+// into files a new, empty object of type T in m under key and returns it for decoding.
+func into[T any](m map[string]*T, key string) any {
+	o := new(T)
+	m[key] = o
+	return o
 }
 
 // baseName strips the content hash kustomize appends to a generated ConfigMap's name.
@@ -171,18 +171,12 @@ func (r *rendered) envValue(tb testing.TB, c corev1.Container, name string) (str
 			return e.Value, true
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			ref := e.ValueFrom.ConfigMapKeyRef
-			cm, ok := r.configMaps[ref.Name]
-			if !ok {
-				cm = &corev1.ConfigMap{}
-			}
-			return lookup(tb, c.Name, name, "ConfigMap", ref.Name, ref.Key, ok, cm.Data), true
+			return lookup(tb, c.Name+": "+name, "ConfigMap", r.configMaps, ref.Name, ref.Key,
+				func(cm *corev1.ConfigMap) map[string]string { return cm.Data }), true
 		case e.ValueFrom.SecretKeyRef != nil:
 			ref := e.ValueFrom.SecretKeyRef
-			sec, ok := r.secrets[ref.Name]
-			if !ok {
-				sec = &corev1.Secret{}
-			}
-			return lookup(tb, c.Name, name, "Secret", ref.Name, ref.Key, ok, sec.StringData), true
+			return lookup(tb, c.Name+": "+name, "Secret", r.secrets, ref.Name, ref.Key,
+				func(s *corev1.Secret) map[string]string { return s.StringData }), true
 		default:
 			return fmt.Sprintf("(from %v)", e.ValueFrom), true
 		}
@@ -190,16 +184,17 @@ func (r *rendered) envValue(tb testing.TB, c corev1.Container, name string) (str
 	return "", false
 }
 
-// lookup returns key of the ConfigMap or Secret (kind) named obj, whose data is data when deploy/ defines it,
-// failing when either is missing.
-func lookup(tb testing.TB, container, variable, kind, obj, key string, defined bool, data map[string]string) string {
+// lookup returns key of the ConfigMap or Secret (kind) named obj among objs, whose keys data gives, failing
+// when either is missing; what names the container and variable that reference it.
+func lookup[T any](tb testing.TB, what, kind string, objs map[string]*T, obj, key string, data func(*T) map[string]string) string {
 	tb.Helper()
-	if !defined {
-		tb.Fatalf("%s: %s from %s %s, which deploy/ does not define", container, variable, kind, obj)
-	}
-	v, ok := data[key]
+	o, ok := objs[obj]
 	if !ok {
-		tb.Fatalf("%s: %s from %s %s key %s, which it does not have", container, variable, kind, obj, key)
+		tb.Fatalf("%s from %s %s, which deploy/ does not define", what, kind, obj)
+	}
+	v, ok := data(o)[key]
+	if !ok {
+		tb.Fatalf("%s from %s %s key %s, which it does not have", what, kind, obj, key)
 	}
 	return v
 }
