@@ -35,6 +35,13 @@ func start(t *testing.T, o stack.Options) (*stack.Stack, *stack.Client) {
 	return s, s.Client()
 }
 
+// startDesk runs the stack as start does and opens a desktop-sized browser for the operator console.
+func startDesk(t *testing.T) (*stack.Stack, *stack.Client, context.Context) {
+	t.Helper()
+	s, c := start(t, stack.Options{})
+	return s, c, newBrowser(t, 1280, 860)
+}
+
 // chromiumPath finds Debian's chromium; a missing browser fails the test with how to install it.
 func chromiumPath(t testing.TB) string {
 	t.Helper()

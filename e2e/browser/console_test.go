@@ -23,8 +23,7 @@ import (
 // A webhook sent while the operator watches appears in the list, and its reply in the open thread, without
 // a reload; the reply's delivery status follows the receipts.
 func TestConsoleShowsMessagesLive(t *testing.T) {
-	s, c := start(t, stack.Options{})
-	ctx := newBrowser(t, 1280, 860)
+	s, c, ctx := startDesk(t)
 	signIn(t, ctx, s)
 
 	// Some conversations in different states, so the list has something to show.

@@ -19,8 +19,7 @@ import (
 // once; the user's next message is stored without a bot reply; handed back, the flow answers again from the
 // state it was in.
 func TestConsoleTakeover(t *testing.T) {
-	s, c := start(t, stack.Options{})
-	ctx := newBrowser(t, 1280, 860)
+	s, c, ctx := startDesk(t)
 	wait, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	user := "+13125550177"
@@ -96,8 +95,7 @@ func conversationFlag(t testing.TB, c *stack.Client, user string) convFlags {
 
 // A reply Telnyx refused is dead-lettered; replaying it from the console sends it, and the thread shows it.
 func TestConsoleReplaysDeadLetter(t *testing.T) {
-	s, c := start(t, stack.Options{})
-	ctx := newBrowser(t, 1280, 860)
+	s, c, ctx := startDesk(t)
 	wait, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := c.Faults(wait, map[string]any{"fail_next": 1, "status": 400, "code": "10016"}); err != nil {
