@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/smsconv/smsconv/shared/poll"
 )
 
 // Cluster is a JetStream cluster of in-process NATS servers joined by routes on free ports. A server can
@@ -147,18 +149,11 @@ func (s *Server) Name() string { return s.opts.ServerName }
 // Running says whether the server is up.
 func (s *Server) Running() bool { return s.srv != nil }
 
+// waitFor polls check every 20 ms until it returns nil, failing the test with the last error after within.
 func (c *Cluster) waitFor(within time.Duration, what string, check func() error) {
 	c.tb.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			c.tb.Fatalf("natstest: %s: not within %s: %v", what, within, err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if err := poll.Until(context.Background(), within, 20*time.Millisecond, func(context.Context) error { return check() }); err != nil {
+		c.tb.Fatalf("natstest: %s: not within %s: %v", what, within, err)
 	}
 }
 

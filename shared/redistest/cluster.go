@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsconv/smsconv/shared/poll"
 )
 
 // Cluster is a real Redis Cluster of redis-server child processes on free ports: three masters, each with
@@ -277,15 +279,7 @@ func (s *Server) call(args ...any) (string, error) {
 // waitFor polls check every 50 ms until it returns nil, failing the test with the last error after within.
 func waitFor(tb testing.TB, within time.Duration, what string, check func() error) {
 	tb.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("redistest: %s: not within %s: %v", what, within, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := poll.Until(context.Background(), within, 50*time.Millisecond, func(context.Context) error { return check() }); err != nil {
+		tb.Fatalf("redistest: %s: not within %s: %v", what, within, err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/smsconv/smsconv/shared/poll"
 )
 
 // clusterSize is the number of NATS servers, and of Redis masters (each with one replica), of a cluster stack.
@@ -199,19 +201,7 @@ func redisAddr(p *Proc) string { return "127.0.0.1:" + p.Args[1] }
 
 // waitReady polls check every 50 ms until it succeeds or within passes.
 func waitReady(ctx context.Context, check func(context.Context) error, within time.Duration) error {
-	ctx, cancel := context.WithTimeout(ctx, within)
-	defer cancel()
-	for {
-		err := check(ctx)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	return poll.Until(ctx, within, 50*time.Millisecond, check)
 }
 
 // freeClusterPort is a free port whose Redis cluster bus port (the port + 10000) is free too.
