@@ -179,11 +179,9 @@ func StartSentinel(tb testing.TB) *Sentinel {
 	})
 	waitFor(tb, 20*time.Second, "sentinels see the replica", func() error {
 		for _, a := range s.Addrs {
-			c := redis.NewSentinelClient(&redis.Options{Addr: a})
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-			reps, err := c.Replicas(ctx, s.MasterName).Result()
-			cancel()
-			_ = c.Close()
+			reps, err := askSentinel(a, func(ctx context.Context, c *redis.SentinelClient) ([]map[string]string, error) {
+				return c.Replicas(ctx, s.MasterName).Result()
+			})
 			if err != nil {
 				return err
 			}
@@ -196,15 +194,23 @@ func StartSentinel(tb testing.TB) *Sentinel {
 	return s
 }
 
+// askSentinel runs one query on a fresh client of the Sentinel at addr, with a second to answer: a Sentinel
+// that is down or slow costs one query, not the whole wait.
+func askSentinel[T any](addr string, query func(context.Context, *redis.SentinelClient) (T, error)) (T, error) {
+	c := redis.NewSentinelClient(&redis.Options{Addr: addr})
+	defer func() { _ = c.Close() }()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return query(ctx, c)
+}
+
 // MasterAddr asks the first answering Sentinel for the current master.
 func (s *Sentinel) MasterAddr() (string, error) {
 	var last error
 	for _, a := range s.Addrs {
-		c := redis.NewSentinelClient(&redis.Options{Addr: a})
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		hp, err := c.GetMasterAddrByName(ctx, s.MasterName).Result()
-		cancel()
-		_ = c.Close()
+		hp, err := askSentinel(a, func(ctx context.Context, c *redis.SentinelClient) ([]string, error) {
+			return c.GetMasterAddrByName(ctx, s.MasterName).Result()
+		})
 		if err == nil && len(hp) == 2 {
 			return hp[0] + ":" + hp[1], nil
 		}
