@@ -15,7 +15,8 @@ import (
 func TestR3TopologyServesTheHeadCheckFromTheLeader(t *testing.T) {
 	cl := natstest.StartCluster(t, 3)
 	_, js := cl.Connect(t)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	// A bound on set-up, not a measurement: R3 stream creation waits for elections, slow on a loaded machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	o := events.DefaultStreamOptions()
 	o.Partitions, o.Replicas, o.AckWait = 2, 3, 3*time.Second
