@@ -3,11 +3,8 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
 	"mime"
 	"net/http"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
@@ -15,11 +12,7 @@ import (
 	"github.com/smsconv/smsconv/services/ingress/internal/outbound"
 	"github.com/smsconv/smsconv/shared/ids"
 	"github.com/smsconv/smsconv/shared/phone"
-	"github.com/smsconv/smsconv/shared/sms"
 )
-
-// maxTextChars is Telnyx's limit on a message's text.
-const maxTextChars = 1600
 
 type sendRequest struct {
 	To      string `json:"to"`
@@ -51,8 +44,8 @@ func (s *Server) send(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := checkText(req.Message); err != nil {
-		return err
+	if err := outbound.CheckText(req.Message); err != nil {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
 	}
 	id := ids.Send(uuid.NewString())
 	if k := c.Request().Header.Get("Idempotency-Key"); k != "" {
@@ -111,33 +104,6 @@ func (s *Server) sendNumbers(req sendRequest) (to, from string, err error) {
 		return "", "", echo.NewHTTPError(http.StatusUnprocessableEntity, "to: a "+kind+" number, which this API does not text")
 	}
 	return to, from, nil
-}
-
-// checkText refuses a text Telnyx would refuse or that says nothing: empty, only spaces and invisible
-// characters, a control character other than tab and line breaks (NUL...), over 1,600 characters, or more than
-// sms.MaxParts segments.
-func checkText(text string) error {
-	visible := false
-	for _, r := range text {
-		switch {
-		case r == '\t' || r == '\n' || r == '\r':
-		case unicode.IsControl(r):
-			return echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("message: has the control character %U", r))
-		case !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r):
-			visible = true
-		}
-	}
-	if !visible {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, "message: required (it has no visible character)")
-	}
-	if n := utf8.RuneCountInString(text); n > maxTextChars {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, "message: too long ("+itoa(n)+" characters, at most 1600)")
-	}
-	if seg := sms.Count(text); seg.Parts > sms.MaxParts {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, fmt.Sprintf("message: too long: %d segments (%s), at most %d",
-			seg.Parts, seg.Encoding, sms.MaxParts))
-	}
-	return nil
 }
 
 // validKey: a Telnyx-safe key (ids.Valid) short enough to stay one with the "snd_" prefix.

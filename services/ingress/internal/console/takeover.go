@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,9 +19,6 @@ import (
 // operatorPrefix starts the id of every message an operator sends from the console, so the thread can
 // tell them from the flow's replies and from POST /sms/send.
 const operatorPrefix = ids.PrefixOperator
-
-// maxTextChars is Telnyx's limit on a message's text (as POST /sms/send).
-const maxTextChars = 1600
 
 func takenOver(s store.Summary) bool { return s.TakenOver }
 
@@ -71,11 +67,12 @@ func (c *Console) send(ctx echo.Context) error {
 		return c.render(ctx, http.StatusBadRequest, "error", pageData{Title: "Bad number", Error: err.Error()})
 	}
 	text, key := ctx.FormValue("text"), ctx.FormValue("key")
+	textErr := outbound.CheckText(text) // the same rule as POST /sms/send
 	switch {
 	case strings.TrimSpace(text) == "":
 		return c.render(ctx, http.StatusUnprocessableEntity, "error", pageData{Title: "Not sent", Error: "Type a message first."})
-	case utf8.RuneCountInString(text) > maxTextChars:
-		return c.render(ctx, http.StatusUnprocessableEntity, "error", pageData{Title: "Not sent", Error: "A message has at most 1600 characters."})
+	case textErr != nil:
+		return c.render(ctx, http.StatusUnprocessableEntity, "error", pageData{Title: "Not sent", Error: textErr.Error() + "."})
 	case len(key) < 16 || len(key) > 64 || strings.Trim(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") != "":
 		return c.render(ctx, http.StatusBadRequest, "error", pageData{Title: "Not sent", Error: "Reload the page and try again."})
 	}
