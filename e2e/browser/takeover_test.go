@@ -125,14 +125,13 @@ func TestConsoleReplaysDeadLetter(t *testing.T) {
 		chromedp.Navigate(s.IngressURL+"/console/conversations/"+url.PathEscape(user)),
 		waitText("p", conversation.ReplyGreeting),
 		waitXPath(`//li[contains(@class,"outbound")]//span[contains(@class,"st-delivered")]`))
-	got, err := c.WaitDelivered(wait, user, 1)
-	if err != nil {
+	if _, err := c.WaitDelivered(wait, user, 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.WaitIdle(wait); err != nil {
 		t.Fatal(err)
 	}
-	if got, _ = c.Delivered(wait, user); len(got) != 1 || got[0].Text != conversation.ReplyGreeting {
+	if got, _ := c.Delivered(wait, user); len(got) != 1 || got[0].Text != conversation.ReplyGreeting {
 		t.Fatalf("after replay the user received %+v, want the greeting once", got)
 	}
 }

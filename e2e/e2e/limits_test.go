@@ -39,8 +39,12 @@ func texts(t *testing.T, ctx context.Context, c *stack.Client, to string, users 
 			for i, text := range msgs {
 				id := fmt.Sprintf("%s-%s-%d", to[1:], u[1:], i)
 				status, raw, err := c.PostWebhook(ctx, stack.Inbound("evt-"+id, "msg-"+id, u, to, text, t0.Add(time.Duration(i)*time.Millisecond)))
-				if err != nil || status != 200 {
-					errs <- fmt.Errorf("webhook from %s: %d %s %v", u, status, raw, err)
+				if err != nil {
+					errs <- fmt.Errorf("webhook from %s: %w", u, err)
+					return
+				}
+				if status != 200 {
+					errs <- fmt.Errorf("webhook from %s: %d %s", u, status, raw)
 					return
 				}
 			}
@@ -106,14 +110,14 @@ func TestPerNumberRate(t *testing.T) {
 	began := time.Now()
 	texts(t, ctx, c, numberA, busy, "hello", "info")
 	texts(t, ctx, c, numberB, quiet, "hello")
-	all, err := c.WaitDelivered(ctx, "", 2*len(busy)+len(quiet))
+	_, err := c.WaitDelivered(ctx, "", 2*len(busy)+len(quiet))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.WaitIdle(ctx); err != nil {
 		t.Fatal(err)
 	}
-	all, _ = c.Delivered(ctx, "")
+	all, _ := c.Delivered(ctx, "")
 	if len(all) != 2*len(busy)+len(quiet) {
 		t.Fatalf("%d messages delivered, want %d (one per inbound, none twice)", len(all), 2*len(busy)+len(quiet))
 	}

@@ -23,7 +23,7 @@ func Until(ctx context.Context, within, every time.Duration, check func(context.
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("%w (last: %v)", ctx.Err(), err)
+			return fmt.Errorf("%w (last: %w)", ctx.Err(), err)
 		case <-t.C:
 		}
 	}

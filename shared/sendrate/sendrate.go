@@ -168,7 +168,6 @@ func (l *Limiter) Limits() Limits { return l.lim }
 type scope struct {
 	key      string
 	rate     float64
-	burst    float64
 	headroom float64 // of the burst, kept for replies (bulk's take check only)
 }
 

@@ -174,8 +174,6 @@ func isKey(id string) bool {
 	return false
 }
 
-func itoa(n int) string { return strconv.Itoa(n) }
-
 // queryInt reads the integer query parameter name (def when absent), answering 400 outside lo..hi.
 func queryInt(c echo.Context, name string, def, lo, hi int) (int, error) {
 	v := c.QueryParam(name)

@@ -86,7 +86,11 @@ func handler(ctx context.Context, cfg config.Config, conns *connect.Conns, log *
 func exitWhenClosed(svc *platform.Service, conns *connect.Conns) platform.Component {
 	return platform.Component{Name: "nats-watch", Start: func(context.Context) error {
 		conns.NC.SetClosedHandler(func(nc *nats.Conn) {
-			svc.Fail(fmt.Errorf("nats connection closed for good (%v): exiting to be restarted", nc.LastError()))
+			cause := nc.LastError()
+			if cause == nil {
+				cause = nats.ErrConnectionClosed
+			}
+			svc.Fail(fmt.Errorf("nats connection closed for good: exiting to be restarted: %w", cause))
 		})
 		return nil
 	}}

@@ -39,7 +39,12 @@ func startIngress(t *testing.T, signer *fakeapi.Signer, natsURL, redisURL string
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &ingress{logs: platformtest.NewLogs(), cancel: cancel, done: make(chan error, 1)}
 	go func() { in.done <- app.Run(ctx, cfg, "test", in.logs) }()
-	t.Cleanup(func() { cancel(); <-in.done })
+	t.Cleanup(func() {
+		cancel()
+		if err := <-in.done; err != nil {
+			t.Logf("ingress stopped: %v", err) // the tests that care read Run's error themselves
+		}
+	})
 	in.addr = platformtest.Field(t, in.logs.WaitFor(t, `"msg":"ingress ready"`), "http")
 	return in
 }
@@ -81,6 +86,7 @@ func TestConnectionFloodFromOneSource(t *testing.T) {
 		if err != nil {
 			t.Fatalf("connection %d over the per-IP cap: %v", i, err)
 		}
+		_ = resp.Body.Close()
 		refused = resp.StatusCode == http.StatusServiceUnavailable
 	}
 	if !refused {
@@ -106,6 +112,7 @@ func TestConnectionFloodFromOneSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusRequestEntityTooLarge || !resp.Close {
 		t.Fatalf("over-limit Content-Length answered %d (close %v), want 413 and the connection closed", resp.StatusCode, resp.Close)
 	}
@@ -130,6 +137,7 @@ func TestIdleConnectionsAreClosed(t *testing.T) {
 		t.Fatalf("healthz: %v %v", resp, err)
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
 	if _, err := r.ReadByte(); err != io.EOF {
 		t.Fatalf("idle connection: read %v, want EOF (closed by the ingress)", err)
 	}

@@ -62,6 +62,9 @@ func TestCaps(t *testing.T) {
 				return
 			}
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err == nil {
+				_ = resp.Body.Close()
+			}
 			if err != nil || resp.StatusCode != http.StatusServiceUnavailable {
 				t.Fatalf("refused connection read %v %v, want a 503", resp, err)
 			}

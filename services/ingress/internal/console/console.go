@@ -223,7 +223,9 @@ func (c *Console) login(ctx echo.Context) error {
 }
 
 func (c *Console) cookie(ctx echo.Context, value string, expires time.Time) *http.Cookie {
-	return &http.Cookie{Name: cookieName, Value: value, Path: "/console", Expires: expires,
+	// Secure follows the scheme: the console must also work on plain http://localhost in the sandbox.
+	return &http.Cookie{ //nolint:gosec // G124: HttpOnly and SameSite=Strict always; Secure over TLS
+		Name: cookieName, Value: value, Path: "/console", Expires: expires,
 		MaxAge: int(time.Until(expires).Seconds()), HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		Secure: ctx.Scheme() == "https"}
 }
@@ -235,7 +237,7 @@ func (c *Console) logout(ctx echo.Context) error {
 		return c.render(ctx, http.StatusServiceUnavailable, "error", pageData{Title: "Not signed out",
 			Error: "The store is unavailable, so the session could not be revoked. Try again."})
 	}
-	ck := c.cookie(ctx, "", time.Unix(0, 0))
+	ck := c.cookie(ctx, "", time.Unix(0, 0)) //nolint:gosec // G124: c.cookie sets HttpOnly, SameSite=Strict, and Secure over TLS
 	ck.MaxAge = -1
 	ctx.SetCookie(ck)
 	return ctx.Redirect(http.StatusSeeOther, "/console/login")
