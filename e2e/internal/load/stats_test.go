@@ -131,51 +131,64 @@ func TestPerMessageAndOtherLoad(t *testing.T) {
 	}
 }
 
-// TestFireIsOpenLoop sends to a server that takes 300 ms per answer: a closed-loop generator would need
-// 40 x 300 ms; an open-loop one sends on schedule (every 10 ms) and charges each answer from its due time.
+// TestFireIsOpenLoop sends to a server that answers nothing until all 40 requests are in flight: a closed-loop
+// generator waits for answers before sending more, so it never gets there and the server gives up (its answers
+// are then 503); an open-loop one sends on schedule (every 10 ms) and charges each answer from its due time.
 func TestFireIsOpenLoop(t *testing.T) {
+	const n = 40
 	var got atomic.Int32
+	allIn := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got.Add(1)
-		time.Sleep(300 * time.Millisecond)
+		if got.Add(1) == n {
+			close(allIn)
+		}
+		select {
+		case <-allIn:
+			w.WriteHeader(http.StatusOK)
+		case <-time.After(20 * time.Second): // a bound on a broken generator, not a measurement
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+	}))
+	defer srv.Close()
+	g := newGenerator(srv.URL)
+	defer g.close()
+	reqs := make([]request, n)
+	for i := range reqs {
+		reqs[i] = request{body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
+	}
+	_, samples := g.fire(context.Background(), reqs, 100)
+	if len(samples) != n || got.Load() != n {
+		t.Fatalf("%d samples, %d requests served; want %d", len(samples), got.Load(), n)
+	}
+	for i, s := range samples {
+		if want := time.Duration(i) * 10 * time.Millisecond; s.scheduled != want {
+			t.Fatalf("request %d due at %v, want %v", i, s.scheduled, want)
+		}
+		if s.status != http.StatusOK || s.sent < s.scheduled || s.latency() < 0 {
+			t.Fatalf("request %d: %+v (503: not every request was in flight at once; the generator waited for answers)", i, s)
+		}
+	}
+}
+
+// TestFireStopsWithContext: the server cancels the run at its fifth request; fire stops scheduling and
+// returns what it sent instead of the 1,000 planned (10 s of load).
+func TestFireStopsWithContext(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var got atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		if got.Add(1) == 5 {
+			cancel()
+		}
 		w.WriteHeader(http.StatusOK)
 	}))
 	defer srv.Close()
 	g := newGenerator(srv.URL)
 	defer g.close()
-	reqs := make([]request, 40)
-	for i := range reqs {
-		reqs[i] = request{body: []byte(fmt.Sprintf(`{"n":%d}`, i))}
-	}
-	_, samples := g.fire(context.Background(), reqs, 100)
-	if len(samples) != 40 || got.Load() != 40 {
-		t.Fatalf("%d samples, %d requests served; want 40", len(samples), got.Load())
-	}
-	var lastSent time.Duration
-	for i, s := range samples {
-		if want := time.Duration(i) * 10 * time.Millisecond; s.scheduled != want {
-			t.Fatalf("request %d due at %v, want %v", i, s.scheduled, want)
-		}
-		if s.status != http.StatusOK || s.latency() < 300*time.Millisecond || s.sent < s.scheduled {
-			t.Fatalf("request %d: %+v", i, s)
-		}
-		lastSent = max(lastSent, s.sent)
-	}
-	if lastSent > 4*time.Second { // closed-loop would be past 11 s
-		t.Fatalf("the last request went out at %v: the generator waited for answers", lastSent)
-	}
-}
-
-func TestFireStopsWithContext(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) }))
-	defer srv.Close()
-	g := newGenerator(srv.URL)
-	defer g.close()
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	_, samples := g.fire(ctx, make([]request, 1000), 100) // 10 s of load
-	if len(samples) == 0 || len(samples) > 100 {
-		t.Fatalf("%d requests sent in 200 ms at 100/s", len(samples))
+	reqs := make([]request, 1000)
+	_, samples := g.fire(ctx, reqs, 100)
+	if len(samples) < 5 || len(samples) == len(reqs) {
+		t.Fatalf("%d requests sent; want the run stopped soon after the fifth (of %d)", len(samples), len(reqs))
 	}
 }
 
