@@ -6,6 +6,7 @@
 //	go run ./e2e/cmd/loadgen                  # the full measurement (about 20 minutes)
 //	go run ./e2e/cmd/loadgen -short           # a smoke run (well under a minute), written to .run/bench-short
 //	go run ./e2e/cmd/loadgen -scenarios e2e -workers 2 -e2e-rates 1000 -runs 5
+//	go run ./e2e/cmd/loadgen -scenarios closed -runs 5   # beside the naive server: replies/s and CPU per reply
 package main
 
 import (
@@ -47,7 +48,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(errOut)
 	fs.Bool("short", short, "quick smoke run: a few seconds per scenario at small rates (with -short, -h shows its defaults)")
-	fs.Var(strs(&c.Scenarios), "scenarios", "scenarios to run: ingress, e2e, slow (a comma-separated `list`)")
+	fs.Var(strs(&c.Scenarios), "scenarios", "scenarios to run: closed, ingress, e2e, slow (a comma-separated `list`)")
 	fs.Var(floats(&c.IngressRates), "ingress-rates", "offered webhooks/s of the ingress-only scenario (a comma-separated `list`)")
 	fs.Var(floats(&c.E2ERates), "e2e-rates", "offered messages/s of the end-to-end scenario (a comma-separated `list`)")
 	fs.Var(ints(&c.Workers), "workers", "worker counts of the end-to-end scenario (a comma-separated `list`)")
@@ -56,6 +57,8 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs.Var(ints(&c.SlowConversations), "slow-conversations", "conversation counts of the slow-provider scenario (a comma-separated `list`)")
 	fs.DurationVar(&c.SlowLatency, "slow-latency", c.SlowLatency, "latency of the fake Telnyx in the slow-provider scenario")
 	fs.IntVar(&c.SlowWorkers, "slow-workers", c.SlowWorkers, "workers in the slow-provider scenario")
+	fs.IntVar(&c.ClosedClients, "closed-clients", c.ClosedClients, "clients of the closed-loop scenario, each with one webhook outstanding")
+	fs.IntVar(&c.ClosedWorkers, "closed-workers", c.ClosedWorkers, "workers of the stack in the closed-loop scenario")
 	fs.DurationVar(&c.Duration, "duration", c.Duration, "length of each measured run")
 	fs.IntVar(&c.Runs, "runs", c.Runs, "runs per step (the report shows medians)")
 	fs.DurationVar(&c.Warmup, "warmup", c.Warmup, "unmeasured load on each new stack before measuring")

@@ -1,9 +1,12 @@
 // Package load is the load harness behind `make bench`. It runs the whole system as real processes (the stack
-// package) and offers open-loop load: pre-signed Telnyx webhooks at a fixed rate from many simulated users,
-// whatever the answers, with each latency measured from the time the request was due. It measures three
-// scenarios: the ingress alone, the whole path from webhook to the reply at the fake Telnyx with 1, 2 and 4
-// workers, and a slow Telnyx (200 ms per send) with many conversations. It prints a table and writes JSON, a
-// Markdown summary and an SVG plot of latency percentiles against offered rate.
+// package) and measures four scenarios. The closed-loop scenario puts it beside a naive single-process
+// reference server (package naive): a few clients each send a new user's signed "hello" and wait for the reply
+// at a zero-latency fake Telnyx before sending the next, and the replies per second and CPU per reply of every
+// process are compared, run after run. The other three offer open-loop load (pre-signed webhooks at a fixed
+// rate from many simulated users, whatever the answers, each latency measured from the time the request was
+// due): the ingress alone, the whole path from webhook to the reply at the fake Telnyx with 1, 2 and 4 workers,
+// and a slow Telnyx (200 ms per send) with many conversations. It prints a table and writes JSON, a Markdown
+// summary and an SVG plot of latency percentiles against offered rate.
 package load
 
 import (
@@ -16,6 +19,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,6 +34,7 @@ const (
 	ScenarioIngress = "ingress"
 	ScenarioE2E     = "e2e"
 	ScenarioSlow    = "slow"
+	ScenarioClosed  = "closed"
 )
 
 // ErrConfig is returned for an unusable Config.
@@ -53,6 +58,10 @@ type Config struct {
 	SlowConversations []int
 	SlowLatency       time.Duration
 	SlowWorkers       int
+	// ClosedClients is the number of clients of the closed-loop scenario, each waiting for its reply before
+	// sending the next new user's "hello"; ClosedWorkers the workers of the stack it measures.
+	ClosedClients int
+	ClosedWorkers int
 	// Duration is the length of each measured run; Runs how often each is repeated (medians are reported).
 	Duration time.Duration
 	Runs     int
@@ -79,12 +88,13 @@ type Config struct {
 // seconds per scenario, small rates) for CI.
 func DefaultConfig(short bool) Config {
 	c := Config{
-		Scenarios:    []string{ScenarioIngress, ScenarioE2E, ScenarioSlow},
+		Scenarios:    []string{ScenarioClosed, ScenarioIngress, ScenarioE2E, ScenarioSlow},
 		IngressRates: []float64{1000, 2000, 4000, 6000, 8000},
 		E2ERates:     []float64{500, 1000, 1500, 2000, 3000},
 		Workers:      []int{1, 2, 4},
 		Users:        1000,
 		SlowRate:     2500, SlowConversations: []int{100, 1000, 10_000}, SlowLatency: 200 * time.Millisecond, SlowWorkers: 2,
+		ClosedClients: 16, ClosedWorkers: 2,
 		Duration: 10 * time.Second, Runs: 3, Warmup: 2 * time.Second, DrainTimeout: 90 * time.Second,
 		Partitions: 8, WorkerEnv: []string{"REPLY_RATE_LIMIT=0", "SEND_RATE_ACCOUNT=0"},
 	}
@@ -93,6 +103,7 @@ func DefaultConfig(short bool) Config {
 		c.IngressRates, c.E2ERates, c.Workers = []float64{100, 200}, []float64{50, 100}, []int{1, 2}
 		c.Users = 50
 		c.SlowRate, c.SlowConversations = 100, []int{200}
+		c.ClosedClients = 4
 		c.Duration, c.Runs, c.Warmup, c.DrainTimeout = 2*time.Second, 1, 500*time.Millisecond, 30*time.Second
 	}
 	return c
@@ -101,8 +112,8 @@ func DefaultConfig(short bool) Config {
 func (c Config) validate() error {
 	var errs []error
 	for _, s := range c.Scenarios {
-		if s != ScenarioIngress && s != ScenarioE2E && s != ScenarioSlow {
-			errs = append(errs, fmt.Errorf("scenario %q: want ingress, e2e or slow", s))
+		if !slices.Contains([]string{ScenarioClosed, ScenarioIngress, ScenarioE2E, ScenarioSlow}, s) {
+			errs = append(errs, fmt.Errorf("scenario %q: want closed, ingress, e2e or slow", s))
 		}
 	}
 	if len(c.Scenarios) == 0 {
@@ -113,7 +124,7 @@ func (c Config) validate() error {
 			errs = append(errs, fmt.Errorf("rate %v: want a positive number per second", r))
 		}
 	}
-	for _, w := range append(slices.Clone(c.Workers), c.SlowWorkers) {
+	for _, w := range append(slices.Clone(c.Workers), c.SlowWorkers, c.ClosedWorkers) {
 		if w < 1 {
 			errs = append(errs, fmt.Errorf("worker count %d: want at least 1", w))
 		}
@@ -122,6 +133,9 @@ func (c Config) validate() error {
 		if n < 1 || n > 100_000 {
 			errs = append(errs, fmt.Errorf("conversation count %d: want 1..100000", n))
 		}
+	}
+	if c.ClosedClients < 1 || c.ClosedClients > 1000 {
+		errs = append(errs, fmt.Errorf("closed-loop clients %d: want 1..1000", c.ClosedClients))
 	}
 	if c.Duration < 500*time.Millisecond {
 		errs = append(errs, fmt.Errorf("duration %s: want at least 500ms", c.Duration))
@@ -162,7 +176,10 @@ func Run(ctx context.Context, c Config) (*Report, error) {
 	c.Log.Info("ed25519.Verify measured", "us", r.rep.VerifyMicros)
 
 	var err error
-	if c.has(ScenarioIngress) {
+	if c.has(ScenarioClosed) {
+		err = errors.Join(err, r.closedLoop(ctx))
+	}
+	if c.has(ScenarioIngress) && ctx.Err() == nil {
 		err = errors.Join(err, r.ingress(ctx))
 	}
 	if c.has(ScenarioE2E) && ctx.Err() == nil {
@@ -181,6 +198,8 @@ type runner struct {
 	c   Config
 	rep *Report
 	seq int
+	// users counts the closed-loop scenario's users, each new.
+	users atomic.Int64
 }
 
 // tag is a prefix unique to one run, so event and message ids never repeat (JetStream and Redis would

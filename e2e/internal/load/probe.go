@@ -123,15 +123,21 @@ const (
 var epoch = time.Now()
 
 func snapshotCPU(s *stack.Stack) cpuSnapshot {
-	c := cpuSnapshot{keyWall: time.Since(epoch)}
-	for name, p := range map[string]*stack.Proc{procIngress: s.Ingress, procNATS: s.NATS, procRedis: s.Redis, procSandbox: s.Sandbox} {
-		if d, err := p.CPUTime(); err == nil {
-			c[name] = d
-		}
-	}
+	c := snapshotProcs(map[string]*stack.Proc{procIngress: s.Ingress, procNATS: s.NATS, procRedis: s.Redis, procSandbox: s.Sandbox})
 	for _, w := range s.LiveWorkers() {
 		if d, err := w.CPUTime(); err == nil {
 			c[procWorkers] += d
+		}
+	}
+	return c
+}
+
+// snapshotProcs is the CPU time of the processes ps and of this one, with the machine's busy time.
+func snapshotProcs(ps map[string]*stack.Proc) cpuSnapshot {
+	c := cpuSnapshot{keyWall: time.Since(epoch)}
+	for name, p := range ps {
+		if d, err := p.CPUTime(); err == nil {
+			c[name] = d
 		}
 	}
 	if d, err := stack.PIDCPUTime(os.Getpid()); err == nil {

@@ -1,6 +1,7 @@
 package load
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -28,6 +29,7 @@ type Report struct {
 	Ingress      []IngressStep `json:"ingress,omitempty"`
 	EndToEnd     []E2EStep     `json:"end_to_end,omitempty"`
 	Slow         []E2EStep     `json:"slow_provider,omitempty"`
+	Closed       *ClosedStep   `json:"closed_loop,omitempty"`
 	Targets      []Target      `json:"targets"`
 }
 
@@ -185,12 +187,43 @@ const (
 	goalP99Rate     = 1000
 	goalP99MS       = 25
 	goalSlowReplies = 2000
+	goalNaiveRatio  = 1.0
+	goalCPUPerReply = 400
 )
+
+// byProcess lists CPU figures by process name, largest first: "workers 300, ingress 120".
+func byProcess(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(m[b], m[a]); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %.0f", k, m[k])
+	}
+	return strings.Join(parts, ", ")
+}
 
 func targets(r *Report) []Target {
 	var out []Target
 	yes := func(b bool) *bool { return &b }
 
+	if c := r.Closed; c != nil {
+		out = append(out, Target{Name: "closed-loop replies/s beside the naive server",
+			Goal:     fmt.Sprintf(">= %.1fx", goalNaiveRatio),
+			Measured: fmt.Sprintf("%.2fx (%.0f vs %.0f replies/s, %d clients)", c.Ratio, c.SMSConv.RepliesPerSec, c.Naive.RepliesPerSec, c.Clients),
+			Met:      yes(c.Ratio >= goalNaiveRatio)})
+		out = append(out, Target{Name: "closed-loop CPU per reply, all processes",
+			Goal:     fmt.Sprintf("<= %d µs", goalCPUPerReply),
+			Measured: fmt.Sprintf("%.0f µs (%s); the naive server %.0f µs", c.SMSConv.SystemCPUPerReplyUS, byProcess(c.SMSConv.CPUPerReplyUS), c.Naive.SystemCPUPerReplyUS),
+			Met:      yes(c.SMSConv.SystemCPUPerReplyUS <= goalCPUPerReply)})
+	}
 	if len(r.Ingress) > 0 {
 		// The highest offered rate the ingress sustained (95% accepted in the window, no errors); CPU per
 		// webhook falls as batching grows, so the lowest rate would flatter nothing and the highest overloaded
@@ -262,6 +295,16 @@ func (r *Report) Print(w io.Writer) {
 	fmt.Fprintf(w, "Runs: median of %d run(s) of %s per step; %d users; %d partitions; worker env %v; one ed25519.Verify = %.1f µs (measured now)\n",
 		r.Runs, time.Duration(r.DurationSeconds*float64(time.Second)), r.Users, r.Partitions, r.WorkerEnv, r.VerifyMicros)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if c := r.Closed; c != nil {
+		fmt.Fprintf(w, "\nClosed loop: %d clients, each a new user's signed \"hello\" -> reply at a zero-latency fake Telnyx, then the next; smsconv with %d workers\n", c.Clients, c.Workers)
+		fmt.Fprintln(tw, "system\treplies/s\tp50 ms\tp99 ms\terrors\tCPU µs/reply\tby process (µs/reply)\t")
+		for _, m := range append([]ClosedRun{c.Naive, c.SMSConv}, c.Runs...) {
+			fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%s\t\n", m.System, m.RepliesPerSec, m.Latency.P50, m.Latency.P99,
+				m.Errors, m.SystemCPUPerReplyUS, byProcess(m.CPUPerReplyUS))
+		}
+		tw.Flush()
+		fmt.Fprintf(w, "(first two rows: medians of %d runs each; then every run in order)\nsmsconv / naive replies/s: %.2fx (median of the run pairs)\n", len(c.Runs)/2, c.Ratio)
+	}
 	if len(r.Ingress) > 0 {
 		fmt.Fprintln(w, "\nIngress only: signed webhook -> 2xx after the JetStream ack (no workers)")
 		fmt.Fprintln(tw, "offered/s\taccepted/s\tp50 ms\tp99 ms\tp99.9 ms\terrors\tingress CPU µs/webhook\tx Verify\tall CPU µs/webhook\tloadgen µs\tloadgen lag p99 ms\tother load cores\t")
@@ -283,7 +326,7 @@ func (r *Report) Print(w io.Writer) {
 		r.printE2E(tw, r.Slow)
 	}
 	if len(r.Targets) > 0 {
-		fmt.Fprintln(w, "\nTargets (issue 5; reported, not asserted)")
+		fmt.Fprintln(w, "\nTargets (reported, not asserted)")
 		for _, t := range r.Targets {
 			fmt.Fprintf(w, "  [%s] %s: goal %s; measured %s\n", verdict(t.Met), t.Name, t.Goal, t.Measured)
 		}
@@ -362,6 +405,16 @@ func (r *Report) WriteMarkdown(path, svgName string) error {
 		for _, t := range r.Targets {
 			fmt.Fprintf(&b, "| %s: %s | %s | %s |\n", strings.TrimSpace(verdict(t.Met)), t.Name, t.Goal, t.Measured)
 		}
+	}
+	if c := r.Closed; c != nil {
+		fmt.Fprintf(&b, "\n## Closed loop, beside a naive server\n\n%d clients; each sends a new user's signed \"hello\" and waits for the reply at a zero-latency fake Telnyx (in the load tool) before the next. The naive server (`e2e/internal/naive`) verifies, steps the dialog in a map and sends inline: no queue, no durability. smsconv runs NATS, Redis, the ingress and %d workers. Medians of %d runs each, run alternately; the ratio is the median over the run pairs.\n\n", c.Clients, c.Workers, len(c.Runs)/2)
+		b.WriteString("| system | replies/s | p50 ms | p99 ms | CPU µs/reply, all processes | by process |\n|---|---:|---:|---:|---:|---|\n")
+		for _, m := range []ClosedRun{c.Naive, c.SMSConv} {
+			fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.0f | %s |\n", m.System, m.RepliesPerSec, m.Latency.P50, m.Latency.P99,
+				m.SystemCPUPerReplyUS, byProcess(m.CPUPerReplyUS))
+		}
+		fmt.Fprintf(&b, "\nsmsconv / naive: **%.2fx** the replies per second, %.2fx the CPU per reply.\n", c.Ratio,
+			ratio(c.SMSConv.SystemCPUPerReplyUS, c.Naive.SystemCPUPerReplyUS))
 	}
 	if len(r.Ingress) > 0 {
 		b.WriteString("\n## Ingress only\n\nSigned webhook -> 2xx after the JetStream acknowledgement, no workers.\n\n")

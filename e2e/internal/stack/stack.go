@@ -71,17 +71,39 @@ func Build(ctx context.Context, dir string, race bool) (Binaries, error) {
 		b.NATS:    "github.com/nats-io/nats-server/v2",
 	}
 	for out, pkg := range pkgs {
-		args := []string{"build", "-o", out}
-		if race && pkg[0] == '.' {
-			args = append(args, "-race")
-		}
-		cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
-		cmd.Dir = root
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			return Binaries{}, fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+		if err := goBuild(ctx, root, out, pkg, race && pkg[0] == '.'); err != nil {
+			return Binaries{}, err
 		}
 	}
 	return b, nil
+}
+
+// BuildProgram builds the package pkg (a path from the repository root, such as ./e2e/cmd/naive) to out.
+func BuildProgram(ctx context.Context, out, pkg string) error {
+	root, err := RepoRoot()
+	if err != nil {
+		return err
+	}
+	return goBuild(ctx, root, out, pkg, false)
+}
+
+func goBuild(ctx context.Context, root, out, pkg string, race bool) error {
+	args := []string{"build", "-o", out}
+	if race {
+		args = append(args, "-race")
+	}
+	cmd := exec.CommandContext(ctx, "go", append(args, pkg)...)
+	cmd.Dir = root
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
+	}
+	return nil
+}
+
+// NewProc is a process outside the stack (a reference server, say) that Start runs with its log in dir and
+// considers ready once healthURL answers 200.
+func NewProc(name, path, dir string, args, env []string, healthURL string) *Proc {
+	return &Proc{Name: name, Path: path, Dir: dir, Args: args, Env: env, ready: httpReady(healthURL)}
 }
 
 // DevAdminToken is the ADMIN_TOKEN of a local stack (make run, the tests): the development token the README's

@@ -1,0 +1,57 @@
+// Command naive runs the closed-loop benchmark's reference server (package naive): a single process that
+// verifies, steps the dialog in a map and sends the reply before answering the webhook. The load harness
+// builds and starts it; it is a yardstick, never a deployment.
+//
+//	naive -addr 127.0.0.1:8099 -telnyx-url http://127.0.0.1:8091/v2 -public-key <base64>
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/smsconv/smsconv/e2e/internal/naive"
+	"github.com/smsconv/smsconv/shared/flow"
+	"github.com/smsconv/smsconv/shared/telnyx"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "naive:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	addr := flag.String("addr", "127.0.0.1:8099", "listen address")
+	apiURL := flag.String("telnyx-url", "http://127.0.0.1:8091/v2", "Telnyx API base URL (the fake's)")
+	pub := flag.String("public-key", telnyx.DevPublicKey, "Ed25519 public key the webhooks are signed for")
+	flag.Parse()
+	keys, err := telnyx.ParsePublicKeys(*pub)
+	if err != nil || len(keys) != 1 {
+		return fmt.Errorf("-public-key: want one key: %v", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: *apiURL, APIKey: "sandbox"})
+	srv := &http.Server{Addr: *addr, Handler: naive.New(keys[0], flow.Default(), client, log),
+		ReadHeaderTimeout: 3 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
