@@ -84,9 +84,23 @@ func NewClient(o ClientOptions) *Client {
 	}
 	if c.hc == nil {
 		// No client-wide timeout: each attempt has its own deadline through its context.
-		c.hc = &http.Client{}
+		c.hc = &http.Client{Transport: newTransport()}
 	}
 	return c
+}
+
+// MaxIdleConns is how many idle connections to Telnyx the default transport keeps. net/http keeps two per
+// host, so a worker with more sends in flight than that closed a connection after most requests and dialled
+// (and, on the real API, TLS-handshook) a new one for the next: the profile showed dialConn on the hot path.
+const MaxIdleConns = 256
+
+// newTransport is net/http's default transport with connections to Telnyx kept for reuse.
+func newTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = MaxIdleConns
+	t.MaxIdleConnsPerHost = MaxIdleConns
+	t.IdleConnTimeout = 90 * time.Second
+	return t
 }
 
 // SendRequest is the body of POST /messages. Either From or MessagingProfileID (with a number pool) names the
