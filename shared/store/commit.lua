@@ -8,10 +8,27 @@
 --       (JSON or ""), 5 message id, 6 reply id, 7 history limit, 8 message TTL seconds,
 --       9 replies allowed in any 60 s (0: no limit), 10 error title of a rate-limited reply, 11 now (our
 --       clock, Unix ms), 12 sends of one text within the loop window (0: no loop guard), 13 loop window
---       seconds, 14 error title of a looping reply
+--       seconds, 14 error title of a looping reply, 15 the reply's encoding and parts ("GSM-7|1") when it is
+--       sent right after the commit, so a reply that stays pending is recorded as sending here (what
+--       sending.lua does otherwise, one round trip later), or ""
 -- The listing index and the ids' refs are in other slots: Store.Apply writes them in the same round trip.
 -- Returns {"ok", version, skipped} | {"dup", version, ""} | {"conflict", version, ""}; skipped is "" or why
 -- the reply was recorded as skipped instead of pending: "loop" or "rate_limited".
+-- Each record is written with one HSET of all its fields.
+
+-- hset writes the fields of obj (all strings) to key in one call, leaving out the field named skip.
+local function hset(key, obj, skip)
+  local args = {}
+  for k, v in pairs(obj) do
+    if k ~= skip then
+      args[#args + 1] = k
+      args[#args + 1] = v
+    end
+  end
+  if #args > 0 then
+    redis.call('HSET', key, unpack(args))
+  end
+end
 local ver = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')
 if redis.call('HGET', KEYS[3], 'committed') == '1' then
   return {'dup', ver, ''}
@@ -27,33 +44,30 @@ if ver ~= tonumber(ARGV[1]) then
   return {'conflict', ver, ''}
 end
 ver = ver + 1
-for k, v in pairs(cjson.decode(ARGV[2])) do
-  redis.call('HSET', KEYS[1], k, v)
-end
-redis.call('HSET', KEYS[1], 'ver', ver)
+local conv = cjson.decode(ARGV[2])
+conv['ver'] = tostring(ver)
+hset(KEYS[1], conv, nil)
 
 local ttl = tonumber(ARGV[8])
-local fresh = redis.call('EXISTS', KEYS[3]) == 0
-for k, v in pairs(cjson.decode(ARGV[3])) do
-  -- A send queued by the ingress keeps the status it was given; the commit only marks it committed.
-  if fresh or k ~= 'status' then
-    redis.call('HSET', KEYS[3], k, v)
-  end
-end
-redis.call('HSET', KEYS[3], 'committed', '1')
+local msg = cjson.decode(ARGV[3])
+msg['committed'] = '1'
 if ARGV[6] ~= '' then
-  redis.call('HSET', KEYS[3], 'reply_id', ARGV[6])
+  msg['reply_id'] = ARGV[6]
 end
+-- A send queued by the ingress keeps the status it was given; the commit only marks it committed.
+local keep = nil
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  keep = 'status'
+end
+hset(KEYS[3], msg, keep)
 redis.call('EXPIRE', KEYS[3], ttl)
 redis.call('RPUSH', KEYS[2], ARGV[5])
 
 local skipped = ''
 if ARGV[4] ~= '' then
   local reply = cjson.decode(ARGV[4])
-  for k, v in pairs(reply) do
-    redis.call('HSET', KEYS[4], k, v)
-  end
-  if redis.call('HGET', KEYS[4], 'status') == 'pending' then
+  hset(KEYS[4], reply, nil)
+  if reply['status'] == 'pending' then
     local now = tonumber(ARGV[11])
     local limit, loops = tonumber(ARGV[9]), tonumber(ARGV[12])
     local sum = redis.sha1hex(reply['text'] or '')
@@ -75,6 +89,11 @@ if ARGV[4] ~= '' then
     if skipped == '' and loops > 0 then
       redis.call('HINCRBY', KEYS[7], sum, 1)
       redis.call('EXPIRE', KEYS[7], tonumber(ARGV[13]))
+    end
+    if skipped == '' and ARGV[15] ~= '' then
+      local sep = string.find(ARGV[15], '|', 1, true)
+      redis.call('HSET', KEYS[4], 'status', 'sending', 'encoding', string.sub(ARGV[15], 1, sep - 1),
+        'parts', string.sub(ARGV[15], sep + 1), 'send_attempts', '1', 'updated', ARGV[11])
     end
   end
   redis.call('EXPIRE', KEYS[4], ttl)

@@ -236,14 +236,28 @@ type Commit struct {
 	// Now is our clock at the commit: the reply rate limit's window ends there (Telnyx's received_at is
 	// not ours to trust). Zero means time.Now.
 	Now time.Time
+	// Sending, when set, records a reply that stays pending (not skipped by the commit's guards) as sending,
+	// with this encoding and these parts: what BeginSend does, folded into the commit for a reply whose request
+	// leaves right after it (no limiter to wait for), one round trip fewer. CommitResult.Sending says whether
+	// it was.
+	Sending *SendMark
 	// LegacyID is the key an older version stored this message under (the raw Telnyx id of an inbound
 	// message), or "": an inbound record committed there by that version (one without a Telnyx id, which
 	// this version's inbound records always have) makes this message a duplicate too.
 	LegacyID string
 }
 
+// SendMark is how a reply about to be sent is billed, recorded with it as it is marked sending.
+type SendMark struct {
+	Encoding string
+	Parts    int
+}
+
 // CommitResult says what Commit did.
 type CommitResult struct {
+	// Sending is true when the reply was recorded as sending (Commit.Sending): its request may leave now, with
+	// no BeginSend.
+	Sending bool
 	// Duplicate is true when the message had been committed before; nothing was changed.
 	Duplicate bool
 	Version   int64
@@ -297,7 +311,10 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	args := []any{c.ExpectVersion, string(convFields), string(msgFields), string(replyFields),
 		c.Message.ID, replyID(c.Reply), s.o.HistoryLimit, int64(s.o.MessageTTL / time.Second),
 		s.o.RepliesPerMinute, RateLimitedTitle, now.UnixMilli(), max(s.o.LoopRepeats, 0),
-		int64(s.o.LoopWindow / time.Second), LoopTitle}
+		int64(s.o.LoopWindow / time.Second), LoopTitle, ""}
+	if c.Sending != nil && c.Reply != nil {
+		args[len(args)-1] = c.Sending.Encoding + "|" + strconv.Itoa(c.Sending.Parts)
+	}
 	exec := func() (*redis.Cmd, error) {
 		pipe := s.rdb.Pipeline()
 		cmd := s.commit.EvalSha(ctx, pipe, keys, args...)
@@ -329,7 +346,8 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	skipped, _ := res[2].(string)
 	switch status {
 	case "ok":
-		return CommitResult{Version: ver, Skipped: skipped}, nil
+		sending := c.Sending != nil && c.Reply != nil && c.Reply.Status == StatusPending && skipped == ""
+		return CommitResult{Version: ver, Skipped: skipped, Sending: sending}, nil
 	case "dup":
 		return CommitResult{Duplicate: true, Version: ver}, nil
 	case "conflict":

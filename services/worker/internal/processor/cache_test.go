@@ -47,22 +47,37 @@ func countRoundTrips(tb testing.TB, e *env) *roundTrips {
 	return hook
 }
 
-func TestWarmCacheCostsThreeRoundTripsPerMessage(t *testing.T) {
+func TestRedisRoundTripsPerMessage(t *testing.T) {
 	e := newEnv(t)
 	hook := countRoundTrips(t, e)
-	for i, text := range []string{"hello", "info", "help", "status"} {
+	handle := func(m events.Message) int64 {
+		t.Helper()
 		before := hook.n.Load()
-		if r := e.handle(t, inbound("m"+string(rune('1'+i)), text, i), false); r.Outcome != processor.Done {
-			t.Fatalf("%q: %v %v", text, r.Outcome, r.Err)
+		if r := e.handle(t, m, false); r.Outcome != processor.Done {
+			t.Fatalf("%q: %v %v", m.Text, r.Outcome, r.Err)
 		}
-		got := hook.n.Load() - before
-		want := int64(3) // commit, the send recorded as leaving (BeginSend), then the send's outcome
-		if i == 0 {
-			continue // the first also dials, says HELLO, loads the script and the conversation
+		return hook.n.Load() - before
+	}
+	handle(inbound("warm", "hello", 0)) // dials, says HELLO and loads the script
+	for i, text := range []string{"hello", "info", "help", "status"} {
+		// The commit (which records the reply as sending), then the send's outcome: a new conversation
+		// commits without a load, and a cached one against the cache.
+		m := inbound("m"+string(rune('1'+i)), text, i)
+		m.UserNumber = "+13125550111"
+		if got := handle(m); got != 2 {
+			t.Errorf("message %d (%q): %d Redis round trips, want 2", i+1, text, got)
 		}
-		if got != want {
-			t.Errorf("message %d (%q): %d Redis round trips, want %d", i, text, got, want)
-		}
+	}
+	// A conversation that exists but is not in this worker's cache (another worker's, or before a restart):
+	// the blind commit is refused by the version check, then a load, the commit and the outcome.
+	e.p.Cache = processor.NewCache(100)
+	m := inbound("m9", "info", 9)
+	m.UserNumber = "+13125550111"
+	if got := handle(m); got != 4 {
+		t.Errorf("uncached existing conversation: %d Redis round trips, want 4", got)
+	}
+	if got, want := e.texts()[len(e.texts())-1], conversation.Seed.Step(conversation.New(t0), conversation.Inbound{Text: "info"}, t0).Reply; got != want {
+		t.Errorf("reply to the uncached conversation's info = %q, want %q", got, want)
 	}
 }
 

@@ -83,10 +83,15 @@ func (p *Processor) beforeSend(ctx context.Context, log *slog.Logger, msg *store
 	case store.SendResend:
 		log.Info("previous send's outcome unknown; sending again with the same Idempotency-Key", "component", "processor", "msg_id", msg.ID)
 	}
-	if p.Metrics != nil {
-		p.Metrics.SegmentsSent(msg.Our, lane.String(), seg.Parts)
-	}
+	p.countSegments(msg, seg)
 	return Result{}, false
+}
+
+// countSegments counts the segments of a request about to leave.
+func (p *Processor) countSegments(msg *store.Message, seg sms.Segments) {
+	if p.Metrics != nil {
+		p.Metrics.SegmentsSent(msg.Our, laneOf(msg).String(), seg.Parts)
+	}
 }
 
 // throttled handles a failed request's meaning for capacity. A throttling answer (429 with 10011, 40318,

@@ -120,8 +120,16 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Re
 		msgID, replyID = ids.Inbound(m.ID), ids.Reply(m.ID, 1)
 	}
 	for attempt := range maxConflicts {
+		// A first delivery of an inbound message commits without reading first: against the state this
+		// worker committed last (the cache), or, for a conversation it has not seen, as the first message of
+		// a new one. The commit's version check refuses either if the conversation is elsewhere, and the
+		// next attempt loads; so a new conversation costs one round trip, and an existing one this worker
+		// has not cached two, as a load and a commit did before.
 		l, cached := p.Cache.get(key)
-		loaded := !cached || attempt > 0 || d.Redelivered || m.Kind != events.KindInbound
+		loaded := attempt > 0 || d.Redelivered || m.Kind != events.KindInbound
+		if !loaded && !cached {
+			l = store.Loaded{}
+		}
 		if loaded {
 			var err error
 			if l, err = p.Store.Load(ctx, key, msgID, replyID); err != nil {
@@ -134,7 +142,7 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Re
 			if m.Kind == events.KindSend {
 				target = l.Message
 			}
-			return p.deliver(ctx, log, key, l.Conversation, target, d.Replay)
+			return p.deliver(ctx, log, key, l.Conversation, target, d.Replay, false)
 		}
 		commit, target := p.plan(m, l)
 		cr, err := p.Store.Apply(ctx, commit)
@@ -157,7 +165,7 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Re
 					return Result{Outcome: Retry, Reason: "redis unavailable", Cause: CauseRedis, Err: err}
 				}
 				if in != nil {
-					return p.deliver(ctx, log, key, l.Conversation, reply, d.Replay)
+					return p.deliver(ctx, log, key, l.Conversation, reply, d.Replay, false)
 				}
 			}
 			continue
@@ -165,8 +173,11 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Re
 		if cr.Skipped != "" && target != nil {
 			target.Status, target.ErrorCode, target.ErrorTitle = store.StatusSkipped, cr.Skipped, skipTitles[cr.Skipped]
 		}
+		if cr.Sending {
+			target.Status, target.Encoding, target.Parts, target.SendAttempts = store.StatusSending, commit.Sending.Encoding, commit.Sending.Parts, 1
+		}
 		p.Cache.put(key, commit.Conversation, cr.Version)
-		return p.deliver(ctx, log, key, commit.Conversation, target, d.Replay)
+		return p.deliver(ctx, log, key, commit.Conversation, target, d.Replay, cr.Sending)
 	}
 	return Result{Outcome: Retry, Reason: "conversation kept changing", Cause: CauseConflict, Err: store.ErrConflict}
 }
@@ -233,6 +244,11 @@ func (p *Processor) plan(m events.Message, l store.Loaded) (store.Commit, *store
 		}
 	}
 	commit.Reply = reply
+	if reply.Status == store.StatusPending && p.Pacing.Limiter == nil {
+		// Nothing to wait for before the request: the commit records the reply as sending.
+		seg := sms.Count(reply.Text)
+		commit.Sending = &store.SendMark{Encoding: string(seg.Encoding), Parts: seg.Parts}
+	}
 	return commit, reply
 }
 
@@ -265,8 +281,9 @@ func bounded(text string) string {
 	return out
 }
 
-// deliver sends msg unless it was sent (or settled) before.
-func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key, c conversation.Conversation, msg *store.Message, replay bool) Result {
+// deliver sends msg unless it was sent (or settled) before. begun says the commit just recorded msg as
+// sending (store.Commit.Sending), so the request leaves without BeginSend.
+func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key, c conversation.Conversation, msg *store.Message, replay, begun bool) Result {
 	if msg == nil {
 		return Result{Outcome: Done}
 	}
@@ -295,7 +312,9 @@ func (p *Processor) deliver(ctx context.Context, log *slog.Logger, key store.Key
 		return Result{Outcome: Done}
 	}
 	text := bounded(msg.Text)
-	if r, stop := p.beforeSend(ctx, log, msg, sms.Count(text)); stop {
+	if seg := sms.Count(text); begun {
+		p.countSegments(msg, seg)
+	} else if r, stop := p.beforeSend(ctx, log, msg, seg); stop {
 		return r
 	}
 	res, err := p.Sender.Send(ctx, telnyx.SendRequest{From: msg.Our, To: msg.User, Text: text,
