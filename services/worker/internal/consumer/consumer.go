@@ -341,12 +341,7 @@ func (r *Runner) process(msg jetstream.Msg, ackWait time.Duration) {
 	res := r.h.Handle(ctx, m, processor.Delivery{Replay: deadletter.IsReplay(msg.Headers()), Redelivered: meta.NumDelivered > 1})
 	switch res.Outcome {
 	case processor.Done:
-		actx, cancel := context.WithTimeout(r.work, 5*time.Second)
-		if err := msg.DoubleAck(actx); err != nil {
-			// The effect is stored; a redelivery finds it and only acks.
-			log.Warn("ack failed; the message will be redelivered and deduplicated", "err", err)
-		}
-		cancel()
+		r.ack(log, msg)
 		return
 	case processor.DeadLetter:
 		outcome = metrics.OutcomeDeadLetter
@@ -382,6 +377,27 @@ func (r *Runner) process(msg jetstream.Msg, ackWait time.Duration) {
 	_ = msg.NakWithDelay(delay)
 }
 
+// ack acknowledges a message whose effect is stored. It waits for the server's confirmation only when the
+// next message of the same conversation is queued here already: that one's order check must find this one
+// gone, or it would be deferred. Otherwise the ack is sent without waiting (one round trip fewer): a lost
+// ack only means a redelivery, which finds the effect stored and acks again.
+func (r *Runner) ack(log *slog.Logger, msg jetstream.Msg) {
+	r.dmu.Lock()
+	next := len(r.queues[msg.Subject()]) > 0
+	r.dmu.Unlock()
+	if !next {
+		if err := msg.Ack(); err != nil {
+			log.Warn("ack failed; the message will be redelivered and deduplicated", "err", err)
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.work, 5*time.Second)
+	defer cancel()
+	if err := msg.DoubleAck(ctx); err != nil {
+		log.Warn("ack failed; the message will be redelivered and deduplicated", "err", err)
+	}
+}
+
 // retryBase is the first retry delay of a transient failure (jittered down to half); it doubles with each
 // failed send. Short, because a failing message holds back the rest of its conversation.
 const retryBase = 100 * time.Millisecond
@@ -410,20 +426,28 @@ func (r *Runner) keepAlive(msg jetstream.Msg, ackWait time.Duration) func() {
 	if every <= 0 {
 		every = 10 * time.Second
 	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
+	// A timer, not a goroutine with a ticker: most messages are done long before the first tick.
+	var (
+		mu      sync.Mutex
+		stopped bool
+		t       *time.Timer
+	)
+	mu.Lock()
+	defer mu.Unlock()
+	t = time.AfterFunc(every, func() {
+		_ = msg.InProgress()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(every)
 		}
-	}()
-	return func() { close(done) }
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 // queuedTouchEvery is how often the queued messages are looked at for a keep-alive: a small fraction of the
