@@ -125,7 +125,7 @@ func (s *Server) webhook(c echo.Context) (err error) {
 		outcome = metrics.WebhookDuplicate
 	}
 	span.SetAttributes(attribute.String("msg_id", m.ID))
-	log.Info("inbound message queued", "msg_id", m.ID, "user", phone.Mask(m.UserNumber), "duplicate", dup)
+	log.Debug("inbound message queued", "msg_id", m.ID, "user", phone.Mask(m.UserNumber), "duplicate", dup)
 	return c.JSON(http.StatusOK, webhookResponse{Status: statusFor(dup, "queued"), EventID: wh.EventID, MessageID: m.ID})
 }
 
