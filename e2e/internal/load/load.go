@@ -224,6 +224,9 @@ type env struct {
 func (r *runner) start(ctx context.Context, o stack.Options) (*env, error) {
 	o.Partitions = r.c.Partitions
 	o.WorkerEnv = append(o.WorkerEnv, r.c.WorkerEnv...)
+	// The generator is one IP standing in for Telnyx's many: the ingress's per-IP connection cap (256) is for
+	// a flood from one source and would refuse it, so it is off; the total cap stays.
+	o.IngressEnv = append(o.IngressEnv, "HTTP_MAX_CONNS_PER_IP=0")
 	if r.c.Dir != "" {
 		d, err := os.MkdirTemp(r.c.Dir, "stack-")
 		if err != nil {
