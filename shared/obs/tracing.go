@@ -118,8 +118,10 @@ func TraceID(ctx context.Context) string {
 }
 
 // WithTrace returns log with trace_id (and span_id) of the span in ctx, so every line about a message can
-// be found from its trace; log itself when ctx has no trace.
+// be found from its trace (log, Deferred, when ctx has no trace). Its attributes are formatted only for lines
+// written (Deferred).
 func WithTrace(ctx context.Context, log *slog.Logger) *slog.Logger {
+	log = Deferred(log)
 	sc := trace.SpanContextFromContext(ctx)
 	if !sc.IsValid() {
 		return log

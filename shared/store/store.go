@@ -126,6 +126,8 @@ type Store struct {
 	o       Options
 	commit  *redis.Script
 	receipt *redis.Script
+	// group sends the hot path's calls (Load, Apply, UpdateMessage) of concurrent callers together.
+	group *group
 }
 
 //go:embed commit.lua
@@ -148,7 +150,7 @@ func New(rdb redis.UniversalClient, o Options) *Store {
 	if o.LoopWindow <= 0 {
 		o.LoopWindow = DefaultLoopWindow
 	}
-	return &Store{rdb: rdb, o: o, commit: redis.NewScript(commitLua), receipt: redis.NewScript(receiptLua)}
+	return &Store{rdb: rdb, o: o, commit: redis.NewScript(commitLua), receipt: redis.NewScript(receiptLua), group: &group{rdb: rdb}}
 }
 
 func (s *Store) convKey(k Key) string { return s.o.Prefix + ":conv:{" + k.member() + "}" }
@@ -198,14 +200,21 @@ type Loaded struct {
 // has none) in one round trip. A redelivered message learns from it whether it was committed and what is
 // left to send, with nothing else to read.
 func (s *Store) Load(ctx context.Context, k Key, msgID, replyID string) (Loaded, error) {
-	pipe := s.rdb.Pipeline()
-	conv := pipe.HGetAll(ctx, s.convKey(k))
-	msg := pipe.HGetAll(ctx, s.msgKey(k, msgID))
-	var reply *redis.MapStringStringCmd
-	if replyID != "" {
-		reply = pipe.HGetAll(ctx, s.msgKey(k, replyID))
+	var conv, msg, reply *redis.MapStringStringCmd
+	err := s.group.do(ctx, func(pipe redis.Pipeliner) {
+		conv = pipe.HGetAll(ctx, s.convKey(k))
+		msg = pipe.HGetAll(ctx, s.msgKey(k, msgID))
+		if replyID != "" {
+			reply = pipe.HGetAll(ctx, s.msgKey(k, replyID))
+		}
+	})
+	if err == nil {
+		err = firstErr(conv, msg)
+		if reply != nil && err == nil {
+			err = reply.Err()
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+	if err != nil {
 		return Loaded{}, fmt.Errorf("load conversation: %w", err)
 	}
 	var l Loaded
@@ -316,15 +325,20 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 		args[len(args)-1] = c.Sending.Encoding + "|" + strconv.Itoa(c.Sending.Parts)
 	}
 	exec := func() (*redis.Cmd, error) {
-		pipe := s.rdb.Pipeline()
-		cmd := s.commit.EvalSha(ctx, pipe, keys, args...)
-		s.refs(ctx, pipe, c.Key, c.Message.ID)
-		if c.Reply != nil {
-			s.refs(ctx, pipe, c.Key, c.Reply.ID)
+		var cmd *redis.Cmd
+		var all []redis.Cmder
+		err := s.group.do(ctx, func(pipe redis.Pipeliner) {
+			cmd = s.commit.EvalSha(ctx, pipe, keys, args...)
+			all = append(all, cmd, s.ref(ctx, pipe, c.Key, c.Message.ID))
+			if c.Reply != nil {
+				all = append(all, s.ref(ctx, pipe, c.Key, c.Reply.ID))
+			}
+			all = append(all, pipe.ZAdd(ctx, s.indexKey(), redis.Z{Member: c.Key.member()}))
+		})
+		if err != nil {
+			return redis.NewCmd(ctx), err
 		}
-		pipe.ZAdd(ctx, s.indexKey(), redis.Z{Member: c.Key.member()})
-		_, err := pipe.Exec(ctx)
-		return cmd, err
+		return cmd, firstErr(all...)
 	}
 	cmd, err := exec()
 	if cmd.Err() != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
@@ -356,9 +370,9 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	return CommitResult{}, fmt.Errorf("commit: unexpected script result %v", res)
 }
 
-// refs queues the write of message id's ref (its conversation) on pipe.
-func (s *Store) refs(ctx context.Context, pipe redis.Pipeliner, k Key, id string) {
-	pipe.Set(ctx, s.refKey(id), k.member(), s.o.MessageTTL)
+// ref queues the write of message id's ref (its conversation) on pipe.
+func (s *Store) ref(ctx context.Context, pipe redis.Pipeliner, k Key, id string) redis.Cmder {
+	return pipe.Set(ctx, s.refKey(id), k.member(), s.o.MessageTTL)
 }
 
 func replyID(r *Message) string {
@@ -399,12 +413,17 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, u Update) error {
 		}
 	}
 	// A pipeline, not a transaction: the record and the Telnyx id's index are in different hash slots.
-	pipe := s.rdb.Pipeline()
-	pipe.HSet(ctx, s.msgKey(k, id), fields)
-	if u.TelnyxID != "" {
-		pipe.Set(ctx, s.txKey(u.TelnyxID), id, s.o.MessageTTL)
+	var cmds []redis.Cmder
+	err := s.group.do(ctx, func(pipe redis.Pipeliner) {
+		cmds = append(cmds, pipe.HSet(ctx, s.msgKey(k, id), fields))
+		if u.TelnyxID != "" {
+			cmds = append(cmds, pipe.Set(ctx, s.txKey(u.TelnyxID), id, s.o.MessageTTL))
+		}
+	})
+	if err == nil {
+		err = firstErr(cmds...)
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
+	if err != nil {
 		return fmt.Errorf("update message: %w", err)
 	}
 	return nil
@@ -443,7 +462,7 @@ func (s *Store) QueueSend(ctx context.Context, m Message) error {
 	pipe := s.rdb.Pipeline()
 	pipe.HSet(ctx, s.msgKey(k, m.ID), encodeMessage(m))
 	pipe.Expire(ctx, s.msgKey(k, m.ID), s.o.MessageTTL)
-	s.refs(ctx, pipe, k, m.ID)
+	s.ref(ctx, pipe, k, m.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("queue send: %w", err)
 	}
@@ -500,7 +519,7 @@ func (s *Store) LegacyInbound(ctx context.Context, id string) (in, reply *Messag
 	pipe := s.rdb.Pipeline()
 	pipe.HSet(ctx, s.msgKey(k, r.ID), h)
 	pipe.Expire(ctx, s.msgKey(k, r.ID), s.o.MessageTTL)
-	s.refs(ctx, pipe, k, r.ID)
+	s.ref(ctx, pipe, k, r.ID)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, nil, fmt.Errorf("copy legacy reply: %w", err)
 	}

@@ -97,6 +97,8 @@ type InboundMessage struct {
 	Media            []conversation.Media
 	// ReceivedAt is payload.received_at, or the event's occurred_at when that is absent (conversation.ReceivedAt).
 	ReceivedAt time.Time
+	// Recipients are what Webhook.Recipients returns, read in the same pass.
+	Recipients []string
 }
 
 // ErrorDetail is one entry of a Telnyx errors[] array.
@@ -263,6 +265,7 @@ type inboundPayload struct {
 	ID               flexString           `json:"id"`
 	From             party                `json:"from"`
 	To               flexList[party]      `json:"to"`
+	CC               flexList[party]      `json:"cc"`
 	Text             flexString           `json:"text"`
 	Media            flexList[mediaEntry] `json:"media"`
 	AutoresponseType flexString           `json:"autoresponse_type"`
@@ -312,6 +315,7 @@ func (w Webhook) InboundMessage() (InboundMessage, error) {
 		Text:             string(p.Text),
 		AutoresponseType: truncate(string(p.AutoresponseType), maxShort),
 		ReceivedAt:       conversation.ReceivedAt(time.Time(p.ReceivedAt), w.OccurredAt),
+		Recipients:       recipients(p.To, p.CC),
 	}
 	for i, e := range p.Media {
 		switch {
@@ -344,8 +348,12 @@ func (w Webhook) Recipients() []string {
 	if json.Unmarshal(w.Payload, &p) != nil {
 		return nil
 	}
+	return recipients(p.To, p.CC)
+}
+
+func recipients(to, cc flexList[party]) []string {
 	var out []string
-	for i, e := range append(p.To, p.CC...) {
+	for i, e := range slices.Concat(to, cc) {
 		if i == MaxRecipients {
 			break
 		}

@@ -174,6 +174,7 @@ func TestInboundMessage(t *testing.T) {
 			if err != nil {
 				t.Fatalf("InboundMessage: %v", err)
 			}
+			m.Recipients = nil // TestRecipients
 			if !reflect.DeepEqual(m, tc.want) {
 				t.Fatalf("InboundMessage:\n got %+v\nwant %+v", m, tc.want)
 			}
@@ -222,6 +223,7 @@ func TestInboundMessageLenientPayload(t *testing.T) {
 			if err != nil {
 				t.Fatalf("InboundMessage: %v", err)
 			}
+			m.Recipients = nil // TestRecipients
 			if !reflect.DeepEqual(m, tc.want) {
 				t.Fatalf("InboundMessage:\n got %+v\nwant %+v", m, tc.want)
 			}
@@ -399,6 +401,15 @@ func TestRecipients(t *testing.T) {
 				t.Fatalf("Recipients() = %q, want %q", got, tt.want)
 			}
 		})
+	}
+	// InboundMessage reads the same list in its own pass, which the ingress uses.
+	w, err := telnyx.ParseWebhook([]byte(inbound(`{"id":"m1","from":{"phone_number":"+13125550009"},"to":[{"phone_number":"+1 312 555 0001"}],"cc":["+447911123456"]}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := w.InboundMessage()
+	if err != nil || !reflect.DeepEqual(in.Recipients, w.Recipients()) || len(in.Recipients) != 2 {
+		t.Fatalf("InboundMessage().Recipients = %q (%v), Recipients() = %q", in.Recipients, err, w.Recipients())
 	}
 	receipt, err := telnyx.ParseWebhook([]byte(`{"data":{"event_type":"message.sent","id":"e","payload":{"to":[{"phone_number":"+17735550002"}]}}}`))
 	if err != nil {

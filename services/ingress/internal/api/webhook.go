@@ -74,7 +74,7 @@ func (s *Server) webhook(c echo.Context) (err error) {
 		s.d.Log.Info("webhook rejected", "component", "webhook", "reason", err.Error())
 		return echo.NewHTTPError(http.StatusUnauthorized, "invalid signature")
 	}
-	k := keeper{s: s, c: c, body: body, outcome: &outcome, log: s.d.Log.With("component", "webhook")}
+	k := keeper{s: s, c: c, body: body, outcome: &outcome, log: obs.Deferred(s.d.Log).With("component", "webhook")}
 	wh, err := telnyx.ParseWebhook(body)
 	if err != nil {
 		return k.invalid(bodyID(body), err.Error())
@@ -107,7 +107,7 @@ func (s *Server) webhook(c echo.Context) (err error) {
 	if err != nil {
 		return k.invalid(wh.EventID, err.Error()) // an unparseable sender included: kept, never answered
 	}
-	our, ignore := s.ourNumber(wh, in)
+	our, ignore := s.ourNumber(in)
 	now := s.d.Now().UTC()
 	m := events.Message{
 		Kind: events.KindInbound, ID: in.ID, EventID: wh.EventID, OurNumber: our, UserNumber: in.From,
@@ -133,7 +133,7 @@ func (s *Server) webhook(c echo.Context) (err error) {
 // OurNumbers, never blindly to[0] (in a group MMS that may be another user's). A non-empty reason says the
 // message must not be answered: sent to none of our numbers, or from one of them (two of our numbers would
 // answer each other forever). With no OurNumbers configured (development) to[0] is ours, as before.
-func (s *Server) ourNumber(wh telnyx.Webhook, in telnyx.InboundMessage) (our, ignore string) {
+func (s *Server) ourNumber(in telnyx.InboundMessage) (our, ignore string) {
 	ours := s.d.OurNumbers
 	switch {
 	case in.From == in.To || ours.Has(in.From):
@@ -141,7 +141,7 @@ func (s *Server) ourNumber(wh telnyx.Webhook, in telnyx.InboundMessage) (our, ig
 	case len(ours) == 0:
 		return in.To, ""
 	}
-	for _, n := range wh.Recipients() {
+	for _, n := range in.Recipients {
 		if ours.Has(n) {
 			return n, ""
 		}

@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// group sends the hot path's round trips of concurrent callers (a worker's conversations, each committing or
+// recording a send) to Redis together: a call that finds a batch in flight waits for it to return and goes
+// out with the others that queued meanwhile, as one pipeline. Alone, a call goes out at once, so nothing
+// waits for a batch to fill; under load, one write and one read (and, with appendfsync always, one fsync)
+// serve a whole batch instead of one call. It is a group commit: every call's commands still run as that
+// call queued them, and each reads only its own replies.
+type group struct {
+	rdb redis.UniversalClient
+
+	mu      sync.Mutex
+	queue   []groupCall
+	running bool
+}
+
+type groupCall struct {
+	add  func(redis.Pipeliner)
+	done chan struct{}
+}
+
+// groupTimeout bounds one batch's round trip (go-redis's own read and write timeouts apply within it).
+const groupTimeout = 10 * time.Second
+
+// maxGroup bounds the calls of one batch; the rest go in the next.
+const maxGroup = 256
+
+// do queues add's commands with the next batch and waits until the batch has run: then, and only then (never
+// after an error of ctx), the commands add queued hold their replies. It returns ctx's error if ctx ends first;
+// the commands may still run, as a call whose answer was lost.
+func (g *group) do(ctx context.Context, add func(redis.Pipeliner)) error {
+	c := groupCall{add: add, done: make(chan struct{})}
+	g.mu.Lock()
+	g.queue = append(g.queue, c)
+	if !g.running {
+		g.running = true
+		go g.flush()
+	}
+	g.mu.Unlock()
+	select {
+	case <-c.done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// flush runs batches until none is waiting.
+func (g *group) flush() {
+	for {
+		g.mu.Lock()
+		n := min(len(g.queue), maxGroup)
+		if n == 0 {
+			g.running = false
+			g.mu.Unlock()
+			return
+		}
+		batch := g.queue[:n:n]
+		g.queue = g.queue[n:]
+		if len(g.queue) == 0 {
+			g.queue = nil
+		}
+		g.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
+		pipe := g.rdb.Pipeline()
+		for _, c := range batch {
+			c.add(pipe)
+		}
+		_, _ = pipe.Exec(ctx) // every command holds its own reply or error: each caller reads its own
+		cancel()
+		for _, c := range batch {
+			close(c.done)
+		}
+	}
+}
+
+// firstErr is the first error among cmds, a missing key (redis.Nil) not counted.
+func firstErr(cmds ...redis.Cmder) error {
+	for _, c := range cmds {
+		if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+			return err
+		}
+	}
+	return nil
+}
