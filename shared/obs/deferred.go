@@ -22,7 +22,9 @@ type deferredHandler struct {
 	attrs []slog.Attr
 }
 
-func (h deferredHandler) Enabled(ctx context.Context, l slog.Level) bool { return h.base.Enabled(ctx, l) }
+func (h deferredHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	return h.base.Enabled(ctx, l)
+}
 
 func (h deferredHandler) Handle(ctx context.Context, r slog.Record) error {
 	if len(h.attrs) == 0 {

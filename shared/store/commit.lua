@@ -12,7 +12,8 @@
 --       sent right after the commit, so a reply that stays pending is recorded as sending here (what
 --       sending.lua does otherwise, one round trip later), or ""
 -- The listing index and the ids' refs are in other slots: Store.Apply writes them in the same round trip.
--- Returns {"ok", version, skipped} | {"dup", version, ""} | {"conflict", version, ""}; skipped is "" or why
+-- Returns {"ok", version, skipped} | {"dup", version, ""} | {"conflict", version, "", the conversation hash as
+-- HGETALL returns it}; skipped is "" or why
 -- the reply was recorded as skipped instead of pending: "loop" or "rate_limited".
 -- Each record is written with one HSET of all its fields.
 
@@ -41,7 +42,8 @@ if KEYS[6] ~= KEYS[3] then
   end
 end
 if ver ~= tonumber(ARGV[1]) then
-  return {'conflict', ver, ''}
+  -- The conversation as it is stored, so the caller can step again without reading it.
+  return {'conflict', ver, '', redis.call('HGETALL', KEYS[1])}
 end
 ver = ver + 1
 local conv = cjson.decode(ARGV[2])

@@ -270,6 +270,9 @@ type CommitResult struct {
 	// Duplicate is true when the message had been committed before; nothing was changed.
 	Duplicate bool
 	Version   int64
+	// Stored is the conversation as stored when the commit was refused for its version (ErrConflict): what
+	// a load would read of it, in the same round trip. It holds no message records.
+	Stored *Loaded
 	// Skipped is SkipRateLimited or SkipLoop when the reply was recorded as skipped by that guard
 	// (StatusSkipped, with that ErrorCode and title) instead of as given; "" otherwise.
 	Skipped string
@@ -365,7 +368,20 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	case "dup":
 		return CommitResult{Duplicate: true, Version: ver}, nil
 	case "conflict":
-		return CommitResult{Version: ver}, fmt.Errorf("commit: %w (have %d, stored %d)", ErrConflict, c.ExpectVersion, ver)
+		cr := CommitResult{Version: ver}
+		if len(res) > 3 {
+			if flat, ok := res[3].([]any); ok {
+				h := make(map[string]string, len(flat)/2)
+				for i := 0; i+1 < len(flat); i += 2 {
+					k, _ := flat[i].(string)
+					v, _ := flat[i+1].(string)
+					h[k] = v
+				}
+				conv, v, exists := decodeConversation(h)
+				cr.Stored = &Loaded{Conversation: conv, Version: v, Exists: exists}
+			}
+		}
+		return cr, fmt.Errorf("commit: %w (have %d, stored %d)", ErrConflict, c.ExpectVersion, ver)
 	}
 	return CommitResult{}, fmt.Errorf("commit: unexpected script result %v", res)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
 
@@ -100,10 +101,18 @@ func TestCommitConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A commit computed from a stale version must be refused and change nothing.
-	_, err := s.Apply(ctx, store.Commit{Key: k, ExpectVersion: 0, Conversation: conversation.New(t0),
+	cr, err := s.Apply(ctx, store.Commit{Key: k, ExpectVersion: 0, Conversation: conversation.New(t0),
 		Message: store.Message{ID: "m9", Direction: store.DirectionInbound, CreatedAt: t0}})
 	if !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale commit err = %v, want ErrConflict", err)
+	}
+	// It answers with the conversation as stored, as a load would read it.
+	l, err := s.Load(ctx, k, "m9", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cr.Stored == nil || cr.Stored.Version != 1 || !cr.Stored.Exists || !reflect.DeepEqual(cr.Stored.Conversation, l.Conversation) {
+		t.Fatalf("refused commit's Stored = %+v, want %+v at version 1", cr.Stored, l.Conversation)
 	}
 	if _, err := s.GetMessage(ctx, "m9"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("refused commit stored its message: %v", err)

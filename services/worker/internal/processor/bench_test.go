@@ -32,7 +32,7 @@ func BenchmarkHandle(b *testing.B) {
 			fake := telnyxtest.NewServer(b, fakeapi.Options{APIKey: "key"})
 			p := &processor.Processor{Store: store.New(rs.Client(), store.Options{Prefix: "b"}), Dialog: conversation.Seed,
 				Sender: telnyx.NewClient(telnyx.ClientOptions{BaseURL: fake.BaseURL(), APIKey: "key", Timeout: 5 * time.Second}),
-				Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Cache: processor.NewCache(1000)}
+				Log:    slog.New(slog.NewTextHandler(io.Discard, nil)), Cache: processor.NewCache(1000)}
 			msg := func(i int) events.Message {
 				id := "bench-" + strconv.Itoa(i)
 				return events.Message{Kind: events.KindInbound, ID: id, EventID: "evt-" + id, OurNumber: our,

@@ -119,16 +119,24 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Re
 	if m.Kind == events.KindInbound {
 		msgID, replyID = ids.Inbound(m.ID), ids.Reply(m.ID, 1)
 	}
+	// stored is the conversation as a commit refused for its version found it.
+	var stored *store.Loaded
 	for attempt := range maxConflicts {
-		// A first delivery of an inbound message commits without reading first: against the state this
-		// worker committed last (the cache), or, for a conversation it has not seen, as the first message of
-		// a new one. The commit's version check refuses either if the conversation is elsewhere, and the
-		// next attempt loads; so a new conversation costs one round trip, and an existing one this worker
-		// has not cached two, as a load and a commit did before.
-		l, cached := p.Cache.get(key)
-		loaded := attempt > 0 || d.Redelivered || m.Kind != events.KindInbound
-		if !loaded && !cached {
-			l = store.Loaded{}
+		// An inbound message commits without reading first: against the state this worker committed last
+		// (the cache) or, for a conversation it has not seen, as the first message of a new one. The commit's
+		// version check refuses either if the conversation changed elsewhere, and returns it as stored, which
+		// the next attempt steps from. So a new or cached conversation costs one round trip before the send,
+		// and one this worker has not seen two. A redelivery (it may be committed already) and a queued send
+		// (its record is the ingress's) load first.
+		var l store.Loaded
+		loaded := false
+		switch {
+		case m.Kind != events.KindInbound || d.Redelivered || (attempt > 0 && stored == nil):
+			loaded = true
+		case stored != nil:
+			l, stored = *stored, nil
+		default:
+			l, _ = p.Cache.get(key)
 		}
 		if loaded {
 			var err error
@@ -148,6 +156,7 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Re
 		cr, err := p.Store.Apply(ctx, commit)
 		if errors.Is(err, store.ErrConflict) {
 			p.Cache.remove(key)
+			stored = cr.Stored
 			log.Debug("conversation changed concurrently; reloading", "component", "processor")
 			continue
 		}
