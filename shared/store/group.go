@@ -43,7 +43,9 @@ func (g *group) do(ctx context.Context, add func(redis.Pipeliner)) error {
 	g.queue = append(g.queue, c)
 	if !g.running {
 		g.running = true
-		go g.flush()
+		// The batch outlives any one caller, whose context it must not inherit: a caller that gives up
+		// leaves the others' commands in it.
+		go g.flush() //nolint:gosec // G118: see above
 	}
 	g.mu.Unlock()
 	select {

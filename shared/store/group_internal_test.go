@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -112,7 +113,7 @@ func TestGroupCallerGivesUpWithItsContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := g.do(ctx, func(p redis.Pipeliner) { p.Ping(ctx) }); err != context.Canceled {
+	if err := g.do(ctx, func(p redis.Pipeliner) { p.Ping(ctx) }); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
 	}
 	close(h.hold)

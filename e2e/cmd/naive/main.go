@@ -35,8 +35,11 @@ func run() error {
 	pub := flag.String("public-key", telnyx.DevPublicKey, "Ed25519 public key the webhooks are signed for")
 	flag.Parse()
 	keys, err := telnyx.ParsePublicKeys(*pub)
-	if err != nil || len(keys) != 1 {
-		return fmt.Errorf("-public-key: want one key: %v", err)
+	if err != nil {
+		return fmt.Errorf("-public-key: %w", err)
+	}
+	if len(keys) != 1 {
+		return fmt.Errorf("-public-key: want one key, have %d", len(keys))
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: *apiURL, APIKey: "sandbox"})

@@ -58,6 +58,25 @@ func TestShortRunOfEveryScenario(t *testing.T) {
 			t.Errorf("step %d workers %v/s: %d replies, %d missing, %d duplicate", s.Workers, s.OfferedRPS, m.Replies, m.Missing, m.DuplicateReplies)
 		}
 	}
+	// The closed loop: both systems answered every request with the dialog's reply, from every process
+	// measured.
+	if cl := r.Closed; cl == nil || len(cl.Runs) != 2*c.Runs {
+		t.Fatalf("closed-loop step %+v, want %d runs", cl, 2*c.Runs)
+	}
+	for _, m := range r.Closed.Runs {
+		if m.Replies == 0 || m.Errors != 0 || m.SystemCPUPerReplyUS <= 0 {
+			t.Errorf("closed loop, %s: %d replies, %d errors, %v µs per reply", m.System, m.Replies, m.Errors, m.SystemCPUPerReplyUS)
+		}
+	}
+	if m := r.Closed.SMSConv.CPUPerReplyUS; m[procIngress] <= 0 || m[procWorkers] <= 0 || m[procNATS] <= 0 || m[procRedis] <= 0 {
+		t.Errorf("smsconv CPU by process %v: want ingress, workers, NATS and Redis", m)
+	}
+	if m := r.Closed.Naive.CPUPerReplyUS; len(m) != 1 || m[procNaive] <= 0 {
+		t.Errorf("naive CPU by process %v: want the naive server alone", m)
+	}
+	if r.Closed.Ratio <= 0 {
+		t.Errorf("ratio %v", r.Closed.Ratio)
+	}
 	if len(r.Targets) == 0 {
 		t.Error("no targets reported")
 	}
@@ -68,14 +87,14 @@ func TestShortRunOfEveryScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	back, err := ReadJSON(jsonPath)
-	if err != nil || len(back.EndToEnd) != len(r.EndToEnd) || back.VerifyMicros != r.VerifyMicros {
+	if err != nil || len(back.EndToEnd) != len(r.EndToEnd) || back.VerifyMicros != r.VerifyMicros || back.Closed == nil {
 		t.Fatalf("JSON round trip: %v", err)
 	}
 	if err := r.WriteMarkdown(mdPath, "r.svg"); err != nil {
 		t.Fatal(err)
 	}
 	md, _ := os.ReadFile(mdPath)
-	if !strings.Contains(string(md), "## Targets") || !strings.Contains(string(md), "r.svg") {
+	if !strings.Contains(string(md), "## Targets") || !strings.Contains(string(md), "r.svg") || !strings.Contains(string(md), "beside a naive server") {
 		t.Fatalf("markdown report:\n%s", md)
 	}
 	if err := r.WriteSVG(svgPath); err != nil {

@@ -87,6 +87,33 @@ func TestWindowRate(t *testing.T) {
 	}
 }
 
+func TestClosedUsersAreDistinctNANPNumbers(t *testing.T) {
+	seen := map[string]bool{}
+	users := func(yield func(int64) bool) {
+		for u := range int64(200_000) {
+			if !yield(u) {
+				return
+			}
+		}
+		// Across every exchange: one line number per area code and exchange.
+		for u := int64(200_000); u < 79_200_000; u += 10_000 {
+			if !yield(u + 1) {
+				return
+			}
+		}
+	}
+	for u := range users {
+		n := closedUser(u)
+		if len(n) != 12 || !strings.HasPrefix(n, "+1") || strings.Trim(n[1:], "0123456789") != "" || n[5] < '2' || n[6:8] == "11" {
+			t.Fatalf("user %d: %q is not a +1 NANP number", u, n)
+		}
+		if seen[n] {
+			t.Fatalf("user %d: %s repeats", u, n)
+		}
+		seen[n] = true
+	}
+}
+
 func TestUserNumbersAreDistinctE164(t *testing.T) {
 	seen := map[string]bool{}
 	for u := range 100_000 {
