@@ -97,7 +97,10 @@ type InboundMessage struct {
 	Media            []conversation.Media
 	// ReceivedAt is payload.received_at, or the event's occurred_at when that is absent (conversation.ReceivedAt).
 	ReceivedAt time.Time
-	// Recipients are what Webhook.Recipients returns, read in the same pass.
+	// Recipients are the numbers the message was sent to, normalized to E.164 (phone.Normalize) and without
+	// repeats: to[] then cc[], at most MaxRecipients entries read, those that are not numbers skipped. In a
+	// group MMS to[0] may be another user's number, so the caller picks ours from this list rather than
+	// trusting To.
 	Recipients []string
 }
 
@@ -329,27 +332,9 @@ func (w Webhook) InboundMessage() (InboundMessage, error) {
 	return m, nil
 }
 
-// MaxRecipients is how many entries of to[] and cc[] Recipients reads: a group MMS has a handful; the rest of
-// a longer list is not worth the parsing.
+// MaxRecipients is how many entries of to[] and cc[] InboundMessage reads into Recipients: a group MMS has a
+// handful; the rest of a longer list is not worth the parsing.
 const MaxRecipients = 32
-
-// Recipients are the numbers a message.received was sent to, normalized to E.164 (phone.Normalize) and without
-// repeats: to[] then cc[], at most MaxRecipients entries read. In a group MMS to[0] may be another user's number,
-// so the caller picks ours from this list rather than trusting InboundMessage.To. Entries that are not numbers
-// are skipped; a webhook of another type, or without a readable payload, has none.
-func (w Webhook) Recipients() []string {
-	if w.EventType != EventMessageReceived || requireObject(w.Payload, "data.payload") != nil {
-		return nil
-	}
-	var p struct {
-		To flexList[party] `json:"to"`
-		CC flexList[party] `json:"cc"`
-	}
-	if json.Unmarshal(w.Payload, &p) != nil {
-		return nil
-	}
-	return recipients(p.To, p.CC)
-}
 
 func recipients(to, cc flexList[party]) []string {
 	var out []string
