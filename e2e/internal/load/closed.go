@@ -80,6 +80,7 @@ func (r *runner) closedLoop(ctx context.Context) error {
 
 	cl := &closedClients{n: r.c.ClosedClients, our: e.s.OurNumber, sign: e.client.Sign, waiters: waiters,
 		http: newGenerator("").client, users: &r.users}
+	defer cl.http.CloseIdleConnections()
 	systems := []struct {
 		name string
 		url  string
@@ -140,7 +141,7 @@ func (r *runner) startNaive(ctx context.Context, dir, fakeURL string) (*stack.Pr
 	if err := stack.BuildProgram(bctx, bin, "./e2e/cmd/naive"); err != nil {
 		return nil, "", err
 	}
-	port, err := freePort()
+	port, err := stack.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
@@ -171,6 +172,7 @@ const replyTimeout = 10 * time.Second
 
 // run runs the clients against url for d and returns what they saw.
 func (c *closedClients) run(ctx context.Context, url string, d time.Duration) (ClosedRun, error) {
+	gen := &generator{client: c.http, url: url}
 	start := time.Now()
 	deadline := start.Add(d)
 	var (
@@ -183,7 +185,7 @@ func (c *closedClients) run(ctx context.Context, url string, d time.Duration) (C
 	for range c.n {
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				took, err := c.one(ctx, url)
+				took, err := c.one(ctx, gen)
 				mu.Lock()
 				if err != nil {
 					errs++
@@ -206,7 +208,7 @@ func (c *closedClients) run(ctx context.Context, url string, d time.Duration) (C
 }
 
 // one sends one new user's "hello" and waits for the reply at the fake Telnyx.
-func (c *closedClients) one(ctx context.Context, url string) (time.Duration, error) {
+func (c *closedClients) one(ctx context.Context, gen *generator) (time.Duration, error) {
 	u := c.users.Add(1)
 	user := closedUser(u)
 	id := "cl" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + "-" + strconv.FormatInt(u, 36)
@@ -215,7 +217,7 @@ func (c *closedClients) one(ctx context.Context, url string) (time.Duration, err
 	replied := c.waiters.add(user)
 	defer c.waiters.remove(user)
 	start := time.Now()
-	status := (&generator{client: c.http, url: url}).send(ctx, request{body: body, header: c.sign(body, now)})
+	status := gen.send(ctx, request{body: body, header: c.sign(body, now)})
 	if status != http.StatusOK {
 		return 0, fmt.Errorf("webhook answered %d", status)
 	}
@@ -294,16 +296,6 @@ func serve(h http.Handler) (string, func(), error) {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	}, nil
-}
-
-func freePort() (int, error) {
-	var lc net.ListenConfig
-	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // medianClosed is the median of each figure over runs (latency that of the run with the median replies/s).

@@ -556,6 +556,15 @@ func (p *Proc) CountInLog(s string) int {
 	return bytes.Count(b, []byte(s))
 }
 
+// FreePort is a loopback port nothing listens on now, for a process started outside a stack.
+func FreePort() (int, error) {
+	ps, err := freePorts(1)
+	if err != nil {
+		return 0, err
+	}
+	return ps[0], nil
+}
+
 func freePorts(n int) ([]int, error) {
 	var out []int
 	var ls []net.Listener
