@@ -108,7 +108,7 @@ const MaxMedia = 10
 const maxConflicts = 8
 
 // Handle processes m, making at most one request to Telnyx. A message committed before (a retry after the
-// commit) goes straight to the send: one Redis read, the send, one Redis write.
+// commit) goes straight to the send: one Redis read, the send recorded as leaving, the send, its outcome.
 func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Result {
 	key := store.Key{Our: m.OurNumber, User: m.UserNumber}
 	defer p.Announcer.Announce(events.Change{Our: m.OurNumber, User: m.UserNumber, MessageID: m.ID})
@@ -157,7 +157,7 @@ func (p *Processor) Handle(ctx context.Context, m events.Message, d Delivery) Re
 		if errors.Is(err, store.ErrConflict) {
 			p.Cache.remove(key)
 			stored = cr.Stored
-			log.Debug("conversation changed concurrently; reloading", "component", "processor")
+			log.Debug("conversation changed elsewhere; stepping again from the stored state", "component", "processor")
 			continue
 		}
 		if err != nil {
