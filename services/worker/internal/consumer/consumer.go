@@ -10,6 +10,8 @@
 // stream for the oldest message still pending on the same conversation subject. The stream is a work
 // queue, so an acked message is gone; if an older one is still there (held by a worker that died, or being
 // retried), this one is deferred. Ownership moves and redeliveries therefore never reorder a conversation.
+// In the steady state the answer is known without asking, from this worker's own unbroken deliveries and the
+// partition's oldest pending message (order.go); any doubt asks the stream.
 package consumer
 
 import (
@@ -61,6 +63,11 @@ type queued struct {
 	// waiting behind its conversation's earlier ones is kept alive too, so a short AckWait redelivers only
 	// what a dead worker held, never what a live one has yet to reach.
 	touched time.Time
+	// meta is the delivery's JetStream metadata (nil if it had none).
+	meta *jetstream.MsgMetadata
+	// order and runStart say whether the order check may be answered from the deliveries (order.go).
+	order    *partitionOrder
+	runStart uint64
 }
 
 // Runner consumes the owned partitions.
@@ -89,6 +96,12 @@ type Runner struct {
 
 	dmu    sync.Mutex
 	queues map[string][]queued // per conversation subject; present while a goroutine runs it
+	held   map[string]uint64   // per conversation subject: the latest message handed back (order.go)
+
+	// omu guards orders; it is never taken with dmu held.
+	omu       sync.Mutex
+	orders    map[int]*partitionOrder
+	floorKick chan struct{}
 	sem    chan struct{}
 	wg     sync.WaitGroup
 }
@@ -113,9 +126,12 @@ func New(ctx context.Context, js jetstream.JetStream, h Handler, o Options, log 
 	r := &Runner{js: js, stream: s, h: h, o: o, log: log.With("component", "consumer"), work: work, cancel: cancel,
 		desired: map[int]bool{}, active: map[int]jetstream.ConsumeContext{},
 		kick: make(chan struct{}, 1), rctx: rctx, stopReconcile: stopReconcile, reconciled: make(chan struct{}),
-		queues: map[string][]queued{}, sem: make(chan struct{}, o.MaxInFlight)}
+		queues: map[string][]queued{}, held: map[string]uint64{}, orders: map[int]*partitionOrder{},
+		floorKick: make(chan struct{}, 1),
+		sem: make(chan struct{}, o.MaxInFlight)}
 	go r.reconcileLoop()
 	go r.keepQueuedAlive()
+	go r.watchFloors()
 	return r, nil
 }
 
@@ -236,7 +252,18 @@ func (r *Runner) consume(p int) (jetstream.ConsumeContext, error) {
 		return nil, err
 	}
 	ackWait := c.CachedInfo().Config.AckWait
-	cc, err := c.Consume(func(msg jetstream.Msg) { r.enqueue(queued{msg: msg, ackWait: ackWait, touched: time.Now()}) },
+	sess := &session{order: r.orderFor(p)}
+	cc, err := c.Consume(func(msg jetstream.Msg) {
+		item := queued{msg: msg, ackWait: ackWait, touched: time.Now(), order: sess.order}
+		if meta, err := msg.Metadata(); err == nil {
+			item.meta = meta
+			item.runStart = sess.observe(meta.Sequence.Consumer, meta.Sequence.Stream, meta.NumDelivered)
+			if item.runStart != 0 && !sess.order.covers(item.runStart) {
+				r.kickFloors()
+			}
+		}
+		r.enqueue(item)
+	},
 		jetstream.PullMaxMessages(500),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
@@ -278,21 +305,30 @@ func (r *Runner) runConversation(subj string) {
 		q[0] = queued{}
 		r.queues[subj] = q[1:]
 		r.dmu.Unlock()
+		gone := false
 		if r.stopping.Load() {
 			// Shutting down: hand queued work straight back so another worker takes it now.
 			_ = item.msg.Nak()
-			continue
+		} else {
+			gone = r.process(item)
 		}
-		r.process(item.msg, item.ackWait)
+		if !gone {
+			seq := ^uint64(0) // no metadata: only the stream can say when it is gone
+			if item.meta != nil {
+				seq = item.meta.Sequence.Stream
+			}
+			r.hold(subj, seq)
+		}
 	}
 }
 
-// process handles one delivery of msg: the order check, one Handle, then ack, dead letter or a delayed Nak.
-func (r *Runner) process(msg jetstream.Msg, ackWait time.Duration) {
-	meta, err := msg.Metadata()
-	if err != nil {
-		r.log.Error("message without JetStream metadata", "err", err)
-		return
+// process handles one delivery: the order check, one Handle, then ack, dead letter or a delayed Nak. It
+// reports whether the message left the stream (acked or dead-lettered, as far as this worker knows).
+func (r *Runner) process(item queued) (gone bool) {
+	msg, meta := item.msg, item.meta
+	if meta == nil {
+		r.log.Error("message without JetStream metadata")
+		return false
 	}
 	start := time.Now()
 	part, _ := events.PartitionOf(msg.Subject())
@@ -311,43 +347,29 @@ func (r *Runner) process(msg jetstream.Msg, ackWait time.Duration) {
 	m, err := events.Decode(msg.Data())
 	if err != nil {
 		outcome = metrics.OutcomeDeadLetter
-		r.deadLetter(log, msg, meta, deadletter.ClassUndecodable, "undecodable message: "+err.Error())
-		return
+		return r.deadLetter(log, msg, meta, deadletter.ClassUndecodable, "undecodable message: "+err.Error())
 	}
 	log = log.With("msg_id", m.ID, "event_id", m.EventID, "kind", m.Kind)
 	span.SetAttributes(attribute.String("msg_id", m.ID), attribute.String("event_id", m.EventID))
 
-	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	head, err := r.stream.GetMsg(hctx, 1, jetstream.WithGetMsgSubject(msg.Subject()))
-	cancel()
-	switch {
-	case err == nil && head.Sequence < meta.Sequence.Stream:
-		log.Debug("an older message of this conversation is pending; deferring", "head_seq", head.Sequence)
-		outcome = metrics.OutcomeDeferred
-		// A short, constant delay: the older message may be done any moment, and an escalating delay
-		// would leave this conversation waiting long after it is.
-		_ = msg.NakWithDelay(deferDelay())
-		return
-	case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
-		log.Warn("order check failed; retrying later", "err", err)
+	if ok, deferred := r.inOrder(ctx, log, item); !ok {
 		outcome = metrics.OutcomeRetry
-		r.o.Metrics.Retry("order_check")
-		_ = msg.NakWithDelay(r.backoff(int(meta.NumDelivered), 500*time.Millisecond))
-		return
+		if deferred {
+			outcome = metrics.OutcomeDeferred
+		}
+		return false
 	}
 
-	stop := r.keepAlive(msg, ackWait)
+	stop := r.keepAlive(msg, item.ackWait)
 	defer stop()
 	res := r.h.Handle(ctx, m, processor.Delivery{Replay: deadletter.IsReplay(msg.Headers()), Redelivered: meta.NumDelivered > 1})
 	switch res.Outcome {
 	case processor.Done:
-		r.ack(log, msg)
-		return
+		return r.ack(log, msg)
 	case processor.DeadLetter:
 		outcome = metrics.OutcomeDeadLetter
 		obs.RecordError(span, res.Err)
-		r.deadLetter(log, msg, meta, deadletter.ClassPermanent, res.Reason)
-		return
+		return r.deadLetter(log, msg, meta, deadletter.ClassPermanent, res.Reason)
 	}
 	outcome = metrics.OutcomeRetry
 	r.o.Metrics.Retry(res.Cause)
@@ -357,12 +379,11 @@ func (r *Runner) process(msg jetstream.Msg, ackWait time.Duration) {
 	if r.o.MaxAttempts > 0 && res.Cause == processor.CauseTelnyx && res.SendFailures >= r.o.MaxAttempts {
 		outcome = metrics.OutcomeDeadLetter
 		obs.RecordError(span, res.Err)
-		r.deadLetter(log, msg, meta, deadletter.ClassExhausted, fmt.Sprintf("retries exhausted after %d failed sends: %s", res.SendFailures, res.Reason))
-		return
+		return r.deadLetter(log, msg, meta, deadletter.ClassExhausted, fmt.Sprintf("retries exhausted after %d failed sends: %s", res.SendFailures, res.Reason))
 	}
 	if r.stopping.Load() || r.work.Err() != nil {
 		_ = msg.Nak() // shutting down: let another worker retry it now
-		return
+		return false
 	}
 	if res.Cause == processor.CauseCapacity {
 		// Waiting for sending capacity is not a failure: the limiter reserved this message a slot, and the
@@ -370,40 +391,80 @@ func (r *Runner) process(msg jetstream.Msg, ackWait time.Duration) {
 		// no worker goroutine waits for it.
 		log.Debug("waiting for sending capacity", "reason", res.Reason, "delay", res.RetryAfter)
 		_ = msg.NakWithDelay(max(res.RetryAfter, time.Millisecond))
-		return
+		return false
 	}
 	delay := max(r.backoff(max(res.SendFailures, 1), retryBase), res.RetryAfter)
 	log.Warn("transient failure; will retry", "reason", res.Reason, "err", res.Err, "delay", delay)
 	_ = msg.NakWithDelay(delay)
+	return false
 }
 
-// ack acknowledges a message whose effect is stored. It waits for the server's confirmation only when the
-// next message of the same conversation is queued here already: that one's order check must find this one
-// gone, or it would be deferred. Otherwise the ack is sent without waiting (one round trip fewer): a lost
-// ack only means a redelivery, which finds the effect stored and acks again.
-func (r *Runner) ack(log *slog.Logger, msg jetstream.Msg) {
+// inOrder is the order check: it reports whether item is the oldest pending message of its conversation,
+// from the deliveries when they tell (order.go) and otherwise from the stream. When it is not, the message has
+// been handed back: deferred (an older one is pending) or retried (the stream did not answer).
+func (r *Runner) inOrder(ctx context.Context, log *slog.Logger, item queued) (ok, deferred bool) {
+	msg, meta := item.msg, item.meta
 	r.dmu.Lock()
-	next := len(r.queues[msg.Subject()]) > 0
+	known := r.known(item)
 	r.dmu.Unlock()
-	if !next {
+	if known {
+		r.o.Metrics.OrderCheck(metrics.OrderFromDeliveries)
+		return true, false
+	}
+	r.o.Metrics.OrderCheck(metrics.OrderFromStream)
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	head, err := r.stream.GetMsg(hctx, 1, jetstream.WithGetMsgSubject(msg.Subject()))
+	cancel()
+	switch {
+	case err == nil && head.Sequence < meta.Sequence.Stream:
+		log.Debug("an older message of this conversation is pending; deferring", "head_seq", head.Sequence)
+		// A short, constant delay: the older message may be done any moment, and an escalating delay
+		// would leave this conversation waiting long after it is.
+		_ = msg.NakWithDelay(deferDelay())
+		return false, true
+	case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
+		log.Warn("order check failed; retrying later", "err", err)
+		r.o.Metrics.Retry("order_check")
+		_ = msg.NakWithDelay(r.backoff(int(meta.NumDelivered), 500*time.Millisecond))
+		return false, false
+	}
+	r.release(msg.Subject(), meta.Sequence.Stream)
+	return true, false
+}
+
+// ack acknowledges a message whose effect is stored, and reports whether the ack was sent. It waits for the
+// server's confirmation only when the next message of the same conversation is queued here already and will
+// ask the stream for its order: the stream must find this one gone, or that one would be deferred. Otherwise
+// the ack is sent without waiting (one round trip fewer): a lost ack only means a redelivery, which finds the
+// effect stored and acks again.
+func (r *Runner) ack(log *slog.Logger, msg jetstream.Msg) bool {
+	r.dmu.Lock()
+	q := r.queues[msg.Subject()]
+	wait := len(q) > 0 && !r.known(q[0])
+	r.dmu.Unlock()
+	if !wait {
 		if err := msg.Ack(); err != nil {
 			log.Warn("ack failed; the message will be redelivered and deduplicated", "err", err)
+			return false
 		}
-		return
+		return true
 	}
 	ctx, cancel := context.WithTimeout(r.work, 5*time.Second)
 	defer cancel()
 	if err := msg.DoubleAck(ctx); err != nil {
 		log.Warn("ack failed; the message will be redelivered and deduplicated", "err", err)
+		return false
 	}
+	return true
 }
 
 // retryBase is the first retry delay of a transient failure (jittered down to half); it doubles with each
 // failed send. Short, because a failing message holds back the rest of its conversation.
 const retryBase = 100 * time.Millisecond
 
-// deadLetter keeps msg in the dead-letter stream with the reason, then removes it from the work queue.
-func (r *Runner) deadLetter(log *slog.Logger, msg jetstream.Msg, meta *jetstream.MsgMetadata, class, reason string) {
+// deadLetter keeps msg in the dead-letter stream with the reason, then removes it from the work queue. It
+// reports whether the removal was sent.
+func (r *Runner) deadLetter(log *slog.Logger, msg jetstream.Msg, meta *jetstream.MsgMetadata, class, reason string) bool {
 	ctx, cancel := context.WithTimeout(r.work, 5*time.Second)
 	defer cancel()
 	err := deadletter.Publish(ctx, r.js, deadletter.Entry{Data: msg.Data(), Subject: msg.Subject(),
@@ -411,13 +472,15 @@ func (r *Runner) deadLetter(log *slog.Logger, msg jetstream.Msg, meta *jetstream
 	if err != nil {
 		log.Warn("dead-letter publish failed; will retry", "err", err)
 		_ = msg.NakWithDelay(time.Second)
-		return
-	}
-	if err := msg.TermWithReason(reason); err != nil {
-		log.Warn("term after dead-letter failed", "err", err)
+		return false
 	}
 	r.o.Metrics.DeadLetter(class)
 	log.Warn("message dead-lettered", "class", class, "reason", reason)
+	if err := msg.TermWithReason(reason); err != nil {
+		log.Warn("term after dead-letter failed", "err", err)
+		return false
+	}
+	return true
 }
 
 // keepAlive tells the server the message is still being worked on, so a slow send is not redelivered.

@@ -39,6 +39,7 @@ type Metrics struct {
 	optedOut      prometheus.Counter
 	pending       *prometheus.GaugeVec
 	redisErrors   *prometheus.CounterVec
+	orderChecks   *prometheus.CounterVec
 	send          *sending
 }
 
@@ -72,14 +73,21 @@ func New(reg prometheus.Registerer) *Metrics {
 			"Messages waiting in the stream for a consumer (JetStream num_pending), per consumer this worker runs.",
 			"consumer"),
 		redisErrors: obs.NewRedisErrors(),
-		send:        newSending(),
+		orderChecks: obs.NewCounterVec("order_checks_total",
+			"Order checks of conversation messages before processing, by where the answer came from: the stream "+
+				"(a request for the conversation's oldest pending message) or the worker's own unbroken deliveries.",
+			"source"),
+		send: newSending(),
 	}
 	reg.MustRegister(m.processed, m.procLatency, m.telnyxCalls, m.telnyxLatency, m.retries, m.deadLetters,
-		m.optedOut, m.pending, m.redisErrors)
+		m.optedOut, m.pending, m.redisErrors, m.orderChecks)
 	reg.MustRegister(m.send.collectors()...)
 	// Known series start at zero so rate() and alerts see them before the first event.
 	for _, o := range []string{OutcomeDone, OutcomeRetry, OutcomeDeadLetter, OutcomeDeferred} {
 		m.processed.WithLabelValues(o)
+	}
+	for _, s := range []string{OrderFromStream, OrderFromDeliveries} {
+		m.orderChecks.WithLabelValues(s)
 	}
 	return m
 }
@@ -122,3 +130,14 @@ func (m *Metrics) DropConsumer(consumer string) { m.pending.DeleteLabelValues(co
 
 // RedisError counts a failed Redis operation; op is a fixed name such as "load" or "commit".
 func (m *Metrics) RedisError(op string) { m.redisErrors.WithLabelValues(op).Inc() }
+
+// Sources of an order check's answer, the values of the source label of smsconv_order_checks_total.
+const (
+	// OrderFromStream is a request to the stream for the conversation's oldest pending message.
+	OrderFromStream = "stream"
+	// OrderFromDeliveries is an answer known from the worker's own unbroken deliveries (no request).
+	OrderFromDeliveries = "deliveries"
+)
+
+// OrderCheck counts one order check of a message about to be processed, by where its answer came from.
+func (m *Metrics) OrderCheck(source string) { m.orderChecks.WithLabelValues(source).Inc() }
