@@ -639,29 +639,42 @@ func (s *Store) History(ctx context.Context, k Key, limit int) ([]Message, error
 	return out, nil
 }
 
-func encodeConversation(c conversation.Conversation) map[string]string {
+// conversationFields is a conversation as the commit script writes it: each field one hash field. A struct,
+// not a map, so encoding it is neither sorted nor reflected over a map.
+type conversationFields struct {
+	TakenOver string `json:"taken_over"`
+	State     string `json:"state"`
+	Count     string `json:"count"`
+	Created   string `json:"created"`
+	Updated   string `json:"updated"`
+	Vars      string `json:"vars"`
+	OptedOut  string `json:"opted_out"`
+	Flow      string `json:"flow"`
+}
+
+func encodeConversation(c conversation.Conversation) conversationFields {
 	vars := ""
 	if len(c.Vars) > 0 {
 		b, _ := json.Marshal(c.Vars)
 		vars = string(b)
 	}
-	opted, taken := "0", "0"
-	if c.OptedOut {
-		opted = "1"
+	return conversationFields{
+		TakenOver: flag(c.TakenOver),
+		State:     c.State,
+		Count:     strconv.Itoa(c.MessageCount),
+		Created:   strconv.FormatInt(c.CreatedAt.UnixMilli(), 10),
+		Updated:   strconv.FormatInt(c.UpdatedAt.UnixMilli(), 10),
+		Vars:      vars,
+		OptedOut:  flag(c.OptedOut),
+		Flow:      c.FlowVersion,
 	}
-	if c.TakenOver {
-		taken = "1"
+}
+
+func flag(b bool) string {
+	if b {
+		return "1"
 	}
-	return map[string]string{
-		"taken_over": taken,
-		"state":      c.State,
-		"count":      strconv.Itoa(c.MessageCount),
-		"created":    strconv.FormatInt(c.CreatedAt.UnixMilli(), 10),
-		"updated":    strconv.FormatInt(c.UpdatedAt.UnixMilli(), 10),
-		"vars":       vars,
-		"opted_out":  opted,
-		"flow":       c.FlowVersion,
-	}
+	return "0"
 }
 
 func decodeConversation(h map[string]string) (conversation.Conversation, int64, bool) {
@@ -691,24 +704,35 @@ func decodeConversation(h map[string]string) (conversation.Conversation, int64, 
 	return c, ver, true
 }
 
-func encodeMessage(m Message) map[string]string {
-	f := map[string]string{
-		"id": m.ID, "dir": m.Direction, "our": m.Our, "user": m.User, "text": m.Text, "status": m.Status,
-		"created": strconv.FormatInt(m.CreatedAt.UnixMilli(), 10),
-		"updated": strconv.FormatInt(m.UpdatedAt.UnixMilli(), 10),
-	}
+// messageFields is a message record as written to its hash (by the commit script from its JSON, or by HSET
+// from its redis tags): the empty optional fields are left out.
+type messageFields struct {
+	ID         string `json:"id" redis:"id"`
+	Dir        string `json:"dir" redis:"dir"`
+	Our        string `json:"our" redis:"our"`
+	User       string `json:"user" redis:"user"`
+	Text       string `json:"text" redis:"text"`
+	Status     string `json:"status" redis:"status"`
+	Created    string `json:"created" redis:"created"`
+	Updated    string `json:"updated" redis:"updated"`
+	ReplyTo    string `json:"reply_to,omitempty" redis:"reply_to,omitempty"`
+	ReplyID    string `json:"reply_id,omitempty" redis:"reply_id,omitempty"`
+	TelnyxID   string `json:"telnyx_id,omitempty" redis:"telnyx_id,omitempty"`
+	ErrorCode  string `json:"error_code,omitempty" redis:"error_code,omitempty"`
+	ErrorTitle string `json:"error_title,omitempty" redis:"error_title,omitempty"`
+	Media      string `json:"media,omitempty" redis:"media,omitempty"`
+}
+
+func encodeMessage(m Message) messageFields {
+	f := messageFields{ID: m.ID, Dir: m.Direction, Our: m.Our, User: m.User, Text: m.Text, Status: m.Status,
+		Created: strconv.FormatInt(m.CreatedAt.UnixMilli(), 10), Updated: strconv.FormatInt(m.UpdatedAt.UnixMilli(), 10),
+		ReplyTo: m.ReplyTo, ReplyID: m.ReplyID, TelnyxID: m.TelnyxID, ErrorCode: m.ErrorCode, ErrorTitle: m.ErrorTitle}
 	if m.UpdatedAt.IsZero() {
-		f["updated"] = f["created"]
-	}
-	for k, v := range map[string]string{"reply_to": m.ReplyTo, "reply_id": m.ReplyID, "telnyx_id": m.TelnyxID,
-		"error_code": m.ErrorCode, "error_title": m.ErrorTitle} {
-		if v != "" {
-			f[k] = v
-		}
+		f.Updated = f.Created
 	}
 	if len(m.Media) > 0 {
 		b, _ := json.Marshal(m.Media)
-		f["media"] = string(b)
+		f.Media = string(b)
 	}
 	return f
 }

@@ -301,17 +301,18 @@ func withContextErr(ctx context.Context, err error) error {
 }
 
 func parseSuccess(status int, data []byte) (SendResult, *Error) {
+	// One pass: a data that is not an object fails the decode like a missing one.
 	var ok struct {
-		Data json.RawMessage `json:"data"`
+		Data *struct {
+			ID flexString      `json:"id"`
+			To flexList[party] `json:"to"`
+		} `json:"data"`
 	}
-	var d struct {
-		ID flexString      `json:"id"`
-		To flexList[party] `json:"to"`
-	}
-	if json.Unmarshal(data, &ok) != nil || len(ok.Data) == 0 || ok.Data[0] != '{' || json.Unmarshal(ok.Data, &d) != nil || d.ID == "" {
+	if json.Unmarshal(data, &ok) != nil || ok.Data == nil || ok.Data.ID == "" {
 		// No snippet of the body here: a success body echoes numbers and text, which are personal data.
 		return SendResult{}, &Error{StatusCode: status, Title: "response has no data.id", Err: ErrUnexpectedResponse}
 	}
+	d := ok.Data
 	res := SendResult{ID: string(d.ID), StatusCode: status}
 	if len(d.To) > 0 {
 		res.Status = string(d.To[0].Status)

@@ -250,6 +250,12 @@ func TestSendClassification(t *testing.T) {
 			want: telnyx.ErrUnexpectedResponse, wantRequests: 1},
 		{name: "2xx not JSON", status: 200, body: `<html>`,
 			want: telnyx.ErrUnexpectedResponse, wantRequests: 1},
+		{name: "2xx with data a list", status: 200, body: `{"data":[{"id":"m1"}]}`,
+			want: telnyx.ErrUnexpectedResponse, wantRequests: 1},
+		{name: "2xx with data a string", status: 200, body: `{"data":"m1"}`,
+			want: telnyx.ErrUnexpectedResponse, wantRequests: 1},
+		{name: "2xx with data null", status: 200, body: `{"data":null}`,
+			want: telnyx.ErrUnexpectedResponse, wantRequests: 1},
 		{name: "2xx over 1 MiB is not read whole", status: 200,
 			body: `{"data":{"id":"m1","text":"` + strings.Repeat("x", 1<<20) + `"}}`,
 			want: telnyx.ErrUnexpectedResponse, wantRequests: 1},
@@ -436,3 +442,20 @@ func TestNewClientDefaults(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// BenchmarkSend is one send through the client to a local server answering with a Telnyx-shaped body: the
+// worker's HTTP round trip, request encoding and response decoding.
+func BenchmarkSend(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		reply(w, http.StatusOK, okBody)
+	}))
+	defer srv.Close()
+	c := telnyx.NewClient(telnyx.ClientOptions{BaseURL: srv.URL + "/v2", APIKey: "KEY0123456789ABCDEF", Timeout: 5 * time.Second})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Send(context.Background(), sendReq, "reply:84cca175-9755:1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
