@@ -102,8 +102,8 @@ type Runner struct {
 	omu       sync.Mutex
 	orders    map[int]*partitionOrder
 	floorKick chan struct{}
-	sem    chan struct{}
-	wg     sync.WaitGroup
+	sem       chan struct{}
+	wg        sync.WaitGroup
 }
 
 // New returns a Runner for the conversation stream.
@@ -128,7 +128,7 @@ func New(ctx context.Context, js jetstream.JetStream, h Handler, o Options, log 
 		kick: make(chan struct{}, 1), rctx: rctx, stopReconcile: stopReconcile, reconciled: make(chan struct{}),
 		queues: map[string][]queued{}, held: map[string]uint64{}, orders: map[int]*partitionOrder{},
 		floorKick: make(chan struct{}, 1),
-		sem: make(chan struct{}, o.MaxInFlight)}
+		sem:       make(chan struct{}, o.MaxInFlight)}
 	go r.reconcileLoop()
 	go r.keepQueuedAlive()
 	go r.watchFloors()

@@ -150,17 +150,19 @@ func (r *Runner) watchFloors() {
 		r.omu.Lock()
 		orders := make([]*partitionOrder, 0, len(r.orders))
 		for _, o := range r.orders {
-			if o.floor.Load() < o.seen.Load() {
-				orders = append(orders, o)
-			}
+			orders = append(orders, o)
 		}
 		r.omu.Unlock()
+		floors := make(map[int]uint64, len(orders))
 		for _, o := range orders {
-			r.readFloor(r.rctx, o)
+			if o.floor.Load() < o.seen.Load() {
+				r.readFloor(r.rctx, o)
+			}
+			floors[o.part] = o.floor.Load()
 		}
 		r.dmu.Lock()
 		for subj, seq := range r.held {
-			if p, ok := events.PartitionOf(subj); ok && seq <= r.orderFor(p).floor.Load() {
+			if p, ok := events.PartitionOf(subj); ok && seq <= floors[p] {
 				delete(r.held, subj)
 			}
 		}
