@@ -258,8 +258,8 @@ func (r *Runner) consume(p int) (jetstream.ConsumeContext, error) {
 		if meta, err := msg.Metadata(); err == nil {
 			item.meta = meta
 			item.runStart = sess.observe(meta.Sequence.Consumer, meta.Sequence.Stream, meta.NumDelivered)
-			if item.runStart != 0 && !sess.order.covers(item.runStart) {
-				r.kickFloors()
+			if item.runStart == meta.Sequence.Stream && !sess.order.covers(item.runStart) {
+				r.kickFloors() // this delivery began a run
 			}
 		}
 		r.enqueue(item)

@@ -125,7 +125,8 @@ func (r *Runner) release(subj string, seq uint64) {
 // floorEvery is how often the partitions' floors are read while they may lag what was delivered.
 const floorEvery = 250 * time.Millisecond
 
-// kickFloors asks for the floors to be read now: a run began that the floor does not cover yet.
+// kickFloors asks for the floors to be read as soon as the pace allows: a run began that the floor does not
+// cover yet.
 func (r *Runner) kickFloors() {
 	select {
 	case r.floorKick <- struct{}{}:
@@ -134,12 +135,14 @@ func (r *Runner) kickFloors() {
 }
 
 // watchFloors keeps the partitions' floors near the stream: for each partition where something delivered here
-// may be pending, it asks for the oldest pending message of the partition, every floorEvery and when a new
-// run needs it, until the runner stops reconciling. Held conversations are forgotten once the floor passes
-// them.
+// may be pending, it asks for the oldest pending message of the partition, until the runner stops
+// reconciling. It reads at most once every floorEvery, whatever the kicks: under a backlog the get walks the
+// partition's subjects, and reading on every new run would load the server with them. A kick only makes a
+// read that is due happen at once. Held conversations are forgotten once the floor passes them.
 func (r *Runner) watchFloors() {
 	t := time.NewTicker(floorEvery)
 	defer t.Stop()
+	var last time.Time
 	for {
 		select {
 		case <-r.rctx.Done():
@@ -147,6 +150,14 @@ func (r *Runner) watchFloors() {
 		case <-t.C:
 		case <-r.floorKick:
 		}
+		if wait := floorEvery - time.Since(last); wait > 0 {
+			select {
+			case <-r.rctx.Done():
+				return
+			case <-time.After(wait):
+			}
+		}
+		last = time.Now()
 		r.omu.Lock()
 		orders := make([]*partitionOrder, 0, len(r.orders))
 		for _, o := range r.orders {
