@@ -35,13 +35,20 @@ func (h *pipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 	}
 }
 
-func TestGroupSendsConcurrentCallsTogether(t *testing.T) {
+// heldGroup is a group on a fresh Redis whose first pipeline is held in flight until h.hold is closed.
+func heldGroup(t *testing.T) (*group, *pipelines) {
+	t.Helper()
 	srv := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { _ = rdb.Close() })
 	h := &pipelines{hold: make(chan struct{})}
 	rdb.AddHook(h)
 	g := &group{rdb: rdb}
+	return g, h
+}
+
+func TestGroupSendsConcurrentCallsTogether(t *testing.T) {
+	g, h := heldGroup(t)
 	ctx := context.Background()
 
 	// The first call goes out alone and is held in flight; the 50 made meanwhile wait for it, then go out
@@ -101,12 +108,7 @@ func TestGroupSendsConcurrentCallsTogether(t *testing.T) {
 }
 
 func TestGroupCallerGivesUpWithItsContext(t *testing.T) {
-	srv := redistest.Start(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	t.Cleanup(func() { _ = rdb.Close() })
-	h := &pipelines{hold: make(chan struct{})}
-	rdb.AddHook(h)
-	g := &group{rdb: rdb}
+	g, h := heldGroup(t)
 	go func() { _ = g.do(context.Background(), func(p redis.Pipeliner) { p.Ping(context.Background()) }) }()
 	for h.n.Load() == 0 {
 		time.Sleep(time.Millisecond)

@@ -44,10 +44,13 @@ func (o *partitionOrder) covers(start uint64) bool {
 }
 
 // raise moves the floor up to f (never down: gone is gone).
-func (o *partitionOrder) raise(f uint64) {
+func (o *partitionOrder) raise(f uint64) { raiseTo(&o.floor, f) }
+
+// raiseTo sets a to v unless it holds more already.
+func raiseTo(a *atomic.Uint64, v uint64) {
 	for {
-		cur := o.floor.Load()
-		if f <= cur || o.floor.CompareAndSwap(cur, f) {
+		cur := a.Load()
+		if v <= cur || a.CompareAndSwap(cur, v) {
 			return
 		}
 	}
@@ -67,12 +70,7 @@ func (s *session) observe(consSeq, streamSeq, delivered uint64) uint64 {
 		s.start = 0 // a delivery went elsewhere (or this is the session's first): a new run begins here
 	}
 	s.lastCons = consSeq
-	for {
-		cur := s.order.seen.Load()
-		if streamSeq <= cur || s.order.seen.CompareAndSwap(cur, streamSeq) {
-			break
-		}
-	}
+	raiseTo(&s.order.seen, streamSeq)
 	if delivered != 1 {
 		return 0
 	}

@@ -13,35 +13,14 @@ import (
 	"github.com/smsconv/smsconv/services/worker/internal/metrics"
 	"github.com/smsconv/smsconv/shared/events"
 	"github.com/smsconv/smsconv/shared/obs"
+	"github.com/smsconv/smsconv/shared/obs/obstest"
 )
-
-// counter reads one series of a counter or the processed outcomes from reg.
-func counter(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
-	t.Helper()
-	fams, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range fams {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	t.Fatalf("no series %s{%s=%q}", name, label, value)
-	return 0
-}
 
 func orderChecks(t *testing.T, reg *prometheus.Registry) (stream, deliveries float64) {
 	t.Helper()
-	return counter(t, reg, "smsconv_order_checks_total", "source", metrics.OrderFromStream),
-		counter(t, reg, "smsconv_order_checks_total", "source", metrics.OrderFromDeliveries)
+	got := obstest.Series(t, reg)
+	return got["smsconv_order_checks_total{source="+metrics.OrderFromStream+"}"],
+		got["smsconv_order_checks_total{source="+metrics.OrderFromDeliveries+"}"]
 }
 
 // In the steady state a worker that gets every delivery of its partitions answers the order check itself:
@@ -121,7 +100,7 @@ func TestMessageBehindOneHeldElsewhereWaits(t *testing.T) {
 	reg := obs.NewRegistry()
 	e.start(consumer.Options{Metrics: metrics.New(reg)})
 	deadline := time.Now().Add(10 * time.Second)
-	for counter(t, reg, "smsconv_messages_processed_total", "outcome", metrics.OutcomeDeferred) == 0 {
+	for obstest.Series(t, reg)["smsconv_messages_processed_total{outcome="+metrics.OutcomeDeferred+"}"] == 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("m01 was never deferred behind the held m00")
 		}
