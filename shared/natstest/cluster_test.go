@@ -18,8 +18,20 @@ func TestClusterKeepsAnR3StreamThroughTheLossOfItsLeader(t *testing.T) {
 	_, js := c.Connect(t, nats.MaxReconnects(-1), nats.ReconnectWait(50*time.Millisecond))
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage}); err != nil {
-		t.Fatal(err)
+	// A new cluster may drop or refuse the first stream create (a meta leader still placing peers): the
+	// setup retries it within the test's deadline; what is tested comes after.
+	for {
+		cctx, ccancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err := js.CreateStream(cctx, jetstream.StreamConfig{Name: "T", Subjects: []string{"t.>"}, Replicas: 3, Storage: jetstream.FileStorage})
+		ccancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("create the R3 stream: %v", err)
+		}
+		t.Logf("create the R3 stream: %v; retrying", err)
+		time.Sleep(100 * time.Millisecond)
 	}
 	for i := range 10 {
 		if _, err := js.Publish(ctx, "t.x", []byte{byte(i)}); err != nil {
