@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"net/http"
@@ -269,5 +270,74 @@ func BenchmarkVerify(b *testing.B) {
 		if err := v.Verify(sig, ts, body, now); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestVerifierAgreesWithStdlib holds the Verifier (curve25519-voi with an expanded key) to crypto/ed25519's
+// answer on valid, tampered and crafted signatures, including the edge cases where Ed25519 implementations
+// are known to differ: small-order keys and R, non-canonical S, and keys with a non-canonical encoding.
+func TestVerifierAgreesWithStdlib(t *testing.T) {
+	const ts = "1715717767"
+	now := time.Unix(1715717767, 0)
+	body := []byte(`{"data":{"event_type":"message.received"}}`)
+	msg := append([]byte(ts+"|"), body...)
+	hexKey := func(s string) ed25519.PublicKey {
+		b, err := hex.DecodeString(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	// order is the group order L, little-endian: adding it to S makes S non-canonical.
+	order := hexKey("edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010")
+	keys := []ed25519.PublicKey{
+		hexKey("0100000000000000000000000000000000000000000000000000000000000000"), // the identity: small order
+		hexKey("ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // order 2
+		hexKey("eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f"), // y = p + 1: non-canonical
+		hexKey("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa"), // order 8
+	}
+	var privs []ed25519.PrivateKey
+	for seed := range byte(6) {
+		k := testKey(t, seed+10)
+		privs = append(privs, k)
+		keys = append(keys, pub(k))
+	}
+	sigsFor := func(i int) [][]byte {
+		identityR := append(hexKey("0100000000000000000000000000000000000000000000000000000000000000"), make([]byte, 32)...)
+		random := make([]byte, 64)
+		_, _ = rand.Read(random)
+		sigs := [][]byte{identityR, random}
+		if i >= 4 {
+			good := ed25519.Sign(privs[i-4], msg)
+			flipped := append([]byte(nil), good...)
+			flipped[10] ^= 1
+			// S + L: the same point equation, but S is not reduced, which RFC 8032 and crypto/ed25519 refuse.
+			highS := append([]byte(nil), good...)
+			var carry uint16
+			for j := range 32 {
+				v := uint16(highS[32+j]) + uint16(order[j]) + carry
+				highS[32+j], carry = byte(v), v>>8
+			}
+			sigs = append(sigs, good, flipped, highS)
+		}
+		return sigs
+	}
+	agreed := 0
+	for i, k := range keys {
+		v := telnyx.NewVerifier([]ed25519.PublicKey{k}, 0)
+		for j, sig := range sigsFor(i) {
+			want := ed25519.Verify(k, msg, sig)
+			got := v.Verify(base64.StdEncoding.EncodeToString(sig), ts, body, now) == nil
+			if got != want {
+				t.Errorf("key %d, signature %d: Verifier says %v, crypto/ed25519 says %v", i, j, got, want)
+			}
+			if want {
+				agreed++
+			}
+		}
+	}
+	// The valid signatures and the identity R over a small-order key verify; the tampered ones do not.
+	if agreed < len(privs) {
+		t.Errorf("only %d signatures verified; want at least the %d valid ones", agreed, len(privs))
 	}
 }
