@@ -133,3 +133,14 @@ func WaitIdle(tb testing.TB, js jetstream.JetStream, partitions int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Subscribers returns how many client subscriptions on the server match the literal subject: what a publish
+// on it would be delivered to.
+func (s *Server) Subscribers(tb testing.TB, subject string) int {
+	tb.Helper()
+	sz, err := s.srv.Subsz(&server.SubszOptions{Subscriptions: true, Test: subject})
+	if err != nil {
+		tb.Fatalf("natstest: subscriptions of %s: %v", subject, err)
+	}
+	return sz.Total
+}

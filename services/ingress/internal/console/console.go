@@ -74,12 +74,7 @@ func New(d Deps) (*Console, error) {
 		}
 		c.pages[name] = t
 	}
-	c.live = newHub(d.Store, d.Log)
-	if d.NC != nil {
-		if err := c.live.subscribe(d.NC); err != nil {
-			return nil, err
-		}
-	}
+	c.live = newHub(d.Store, d.Log, d.NC)
 	c.glass = newGlance(d.NC, d.JS, d.Log, d.Now)
 	return c, nil
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/nats-io/nats.go"
 
 	"github.com/smsconv/smsconv/services/ingress/internal/console"
 	"github.com/smsconv/smsconv/shared/events"
@@ -32,7 +31,7 @@ func serve(t *testing.T, adminToken string) string {
 	return u
 }
 
-func serveWith(t *testing.T, adminToken string) (string, *nats.Conn, *store.Store) {
+func serveWith(t *testing.T, adminToken string) (string, *natstest.Server, *store.Store) {
 	t.Helper()
 	ns := natstest.Start(t)
 	rs := redistest.Start(t)
@@ -55,7 +54,7 @@ func serveWith(t *testing.T, adminToken string) (string, *nats.Conn, *store.Stor
 	c.Register(e)
 	srv := httptest.NewServer(e)
 	t.Cleanup(srv.Close)
-	return srv.URL, nc, st
+	return srv.URL, ns, st
 }
 
 func client() *http.Client {
@@ -178,8 +177,14 @@ func signIn(t *testing.T, u string) *http.Client {
 
 // Changes announced on NATS reach the live stream; a receipt's change (a message id only) arrives with its
 // conversation, looked up in the store. Signed out, the stream is refused.
+// TestLiveStream follows changes announced by another connection (a worker's) through a live stream, and
+// checks that the console holds a subscription to them only while a stream is open.
 func TestLiveStream(t *testing.T) {
-	u, nc, st := serveWith(t, token)
+	u, ns, st := serveWith(t, token)
+	nc, _ := ns.Connect(t)
+	if n := ns.Subscribers(t, events.ChangesSubject); n != 0 {
+		t.Fatalf("%d subscriptions to %s with no stream open, want 0", n, events.ChangesSubject)
+	}
 	if resp, _ := get(t, client(), u+"/console/events"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("signed-out GET /console/events: %d, want a redirect to sign-in", resp.StatusCode)
 	}
@@ -219,5 +224,19 @@ func TestLiveStream(t *testing.T) {
 	events.Announcer{NC: nc}.Announce(events.Change{MessageID: "snd_1"})
 	if got := next(); !strings.Contains(got, `"user_number":"+13125550123"`) || !strings.Contains(got, `"our_number":"+12125550100"`) {
 		t.Fatalf("receipt change = %s, want its conversation filled in", got)
+	}
+	if n := ns.Subscribers(t, events.ChangesSubject); n != 1 {
+		t.Fatalf("%d subscriptions to %s with one stream open, want 1", n, events.ChangesSubject)
+	}
+	// The last stream closed, the subscription goes.
+	_ = resp.Body.Close()
+	var n int
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n = ns.Subscribers(t, events.ChangesSubject); n == 0 {
+			break
+		}
+	}
+	if n != 0 {
+		t.Fatalf("%d subscriptions to %s after the stream closed, want 0", n, events.ChangesSubject)
 	}
 }

@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -19,10 +20,13 @@ import (
 // keepAlive is how often an idle live stream gets a comment, so proxies keep it open.
 const keepAlive = 15 * time.Second
 
-// hub fans the changes announced on NATS out to the browsers' live streams.
+// hub fans the changes announced on NATS out to the browsers' live streams. It subscribes to them only while
+// a stream is open: every handled message is announced, and an ingress nobody watches would otherwise receive
+// and decode each one for nothing (as would NATS deliver it).
 type hub struct {
 	store *store.Store
 	log   *slog.Logger
+	nc    *nats.Conn // nil: no live changes (streams stay open, quiet)
 
 	mu      sync.Mutex
 	clients map[chan events.Change]struct{}
@@ -31,24 +35,34 @@ type hub struct {
 	sub     *nats.Subscription
 }
 
-func newHub(st *store.Store, log *slog.Logger) *hub {
-	return &hub{store: st, log: log, clients: map[chan events.Change]struct{}{}, done: make(chan struct{})}
+func newHub(st *store.Store, log *slog.Logger, nc *nats.Conn) *hub {
+	return &hub{store: st, log: log, nc: nc, clients: map[chan events.Change]struct{}{}, done: make(chan struct{})}
 }
 
-func (h *hub) subscribe(nc *nats.Conn) error {
-	sub, err := nc.Subscribe(events.ChangesSubject, func(m *nats.Msg) {
+// subscribeLocked subscribes to the changes and waits until the server has the interest, so a stream that
+// opens after it misses nothing its page did not load. h.mu is held.
+func (h *hub) subscribeLocked() error {
+	sub, err := h.nc.Subscribe(events.ChangesSubject, func(m *nats.Msg) {
 		ch, err := events.DecodeChange(m.Data)
 		if err != nil {
 			return
 		}
 		h.publish(ch)
 	})
+	if err == nil {
+		if err = h.nc.FlushTimeout(subscribeTimeout); err != nil {
+			_ = sub.Unsubscribe()
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("subscribe to changes: %w", err)
 	}
 	h.sub = sub
 	return nil
 }
+
+// subscribeTimeout bounds the wait for the server to confirm a new subscription.
+const subscribeTimeout = 2 * time.Second
 
 // publish completes a receipt's change with its conversation and hands it to every stream. A stream too slow
 // to take it misses it: the next change reloads the same view anyway.
@@ -72,21 +86,42 @@ func (h *hub) publish(ch events.Change) {
 	}
 }
 
-func (h *hub) join() (chan events.Change, bool) {
+// errClosed is join's answer once the hub is closed (the ingress is shutting down).
+var errClosed = errors.New("shutting down")
+
+// join adds a stream; the first one subscribes to the changes.
+func (h *hub) join() (chan events.Change, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
-		return nil, false
+		return nil, errClosed
+	}
+	if h.sub == nil && h.nc != nil {
+		if err := h.subscribeLocked(); err != nil {
+			return nil, err
+		}
 	}
 	c := make(chan events.Change, 64)
 	h.clients[c] = struct{}{}
-	return c, true
+	return c, nil
 }
 
+// leave removes a stream; the last one unsubscribes.
 func (h *hub) leave(c chan events.Change) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.clients, c)
+	if len(h.clients) == 0 && h.sub != nil {
+		_ = h.sub.Unsubscribe()
+		h.sub = nil
+	}
+}
+
+// subscribed says whether the hub holds a subscription to the changes (tests).
+func (h *hub) subscribed() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.sub != nil
 }
 
 func (h *hub) close() {
@@ -106,9 +141,10 @@ func (h *hub) close() {
 // page then fetches the part it shows again, from the store, so the stream carries no second copy of the
 // data.
 func (c *Console) events(ctx echo.Context) error {
-	ch, ok := c.live.join()
-	if !ok {
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "shutting down")
+	ch, err := c.live.join()
+	if err != nil {
+		c.d.Log.Warn("live stream refused", "component", "console", "err", err)
+		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
 	}
 	defer c.live.leave(ch)
 	w := ctx.Response()
