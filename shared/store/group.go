@@ -21,6 +21,10 @@ type group struct {
 	mu      sync.Mutex
 	queue   []groupCall
 	running bool
+	// kick wakes the flusher, one goroutine started with the first call that lives as long as the process:
+	// a goroutine per batch would grow a new stack for every pipeline under load.
+	kick  chan struct{}
+	start sync.Once
 }
 
 type groupCall struct {
@@ -39,13 +43,17 @@ const maxGroup = 256
 // the commands may still run, as a call whose answer was lost.
 func (g *group) do(ctx context.Context, add func(redis.Pipeliner)) error {
 	c := groupCall{add: add, done: make(chan struct{})}
+	g.start.Do(func() {
+		g.kick = make(chan struct{}, 1)
+		// The batch outlives any one caller, whose context it must not inherit: a caller that gives up
+		// leaves the others' commands in it.
+		go g.flusher() //nolint:gosec // G118: see above
+	})
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
 	if !g.running {
 		g.running = true
-		// The batch outlives any one caller, whose context it must not inherit: a caller that gives up
-		// leaves the others' commands in it.
-		go g.flush() //nolint:gosec // G118: see above
+		g.kick <- struct{}{} // never blocks: only the call that sets running sends, and the flusher takes it
 	}
 	g.mu.Unlock()
 	select {
@@ -53,6 +61,13 @@ func (g *group) do(ctx context.Context, add func(redis.Pipeliner)) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+}
+
+// flusher runs the batches each kick finds waiting.
+func (g *group) flusher() {
+	for range g.kick {
+		g.flush()
 	}
 }
 

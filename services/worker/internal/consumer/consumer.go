@@ -95,15 +95,22 @@ type Runner struct {
 	reconciled    chan struct{}
 
 	dmu    sync.Mutex
-	queues map[string][]queued // per conversation subject; present while a goroutine runs it
+	queues map[string][]queued // per conversation subject; present while it is ready or being run
 	held   map[string]uint64   // per conversation subject: the latest message handed back (order.go)
+	// The conversations with work are run by a pool of at most MaxInFlight goroutines, started as needed and
+	// kept, so a conversation's run does not grow a new stack through the whole handler each time. ready
+	// holds the subjects waiting for one (FIFO); idle counts those waiting on more, which enqueue wakes.
+	ready    []string
+	idle     int
+	runners  int
+	poolDone bool
+	more     *sync.Cond // on dmu
 
 	// omu guards orders; it is never taken with dmu held.
 	omu       sync.Mutex
 	orders    map[int]*partitionOrder
 	floorKick chan struct{}
-	sem       chan struct{}
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // one per conversation with work
 }
 
 // New returns a Runner for the conversation stream.
@@ -127,8 +134,8 @@ func New(ctx context.Context, js jetstream.JetStream, h Handler, o Options, log 
 		desired: map[int]bool{}, active: map[int]jetstream.ConsumeContext{},
 		kick: make(chan struct{}, 1), rctx: rctx, stopReconcile: stopReconcile, reconciled: make(chan struct{}),
 		queues: map[string][]queued{}, held: map[string]uint64{}, orders: map[int]*partitionOrder{},
-		floorKick: make(chan struct{}, 1),
-		sem:       make(chan struct{}, o.MaxInFlight)}
+		floorKick: make(chan struct{}, 1)}
+	r.more = sync.NewCond(&r.dmu)
 	go r.reconcileLoop()
 	go r.keepQueuedAlive()
 	go r.watchFloors()
@@ -284,15 +291,55 @@ func (r *Runner) enqueue(item queued) {
 	r.queues[subj] = append(q, item)
 	if !running {
 		r.wg.Add(1)
-		go r.runConversation(subj)
+		r.ready = append(r.ready, subj)
+		switch {
+		case r.idle > 0 && !r.poolDone:
+			r.idle-- // this one is spoken for; a second enqueue wakes another
+			r.more.Signal()
+		case r.runners < r.o.MaxInFlight:
+			r.runners++
+			go r.runReady()
+		}
+		// Otherwise every runner is busy: the first to finish takes it. After Stop a runner is started for
+		// a late delivery, hands it back and ends.
 	}
 	r.dmu.Unlock()
 }
 
+// runReady is one runner of the pool: it runs the ready conversations one after another, and waits for more
+// until the pool closes (Stop).
+func (r *Runner) runReady() {
+	r.dmu.Lock()
+	for {
+		for len(r.ready) == 0 && !r.poolDone {
+			r.idle++
+			r.more.Wait()
+		}
+		if len(r.ready) == 0 {
+			r.runners--
+			r.dmu.Unlock()
+			return
+		}
+		subj := r.ready[0]
+		r.ready[0] = ""
+		r.ready = r.ready[1:]
+		r.dmu.Unlock()
+		r.runConversation(subj)
+		r.dmu.Lock()
+	}
+}
+
+// closePool ends the runners once they are idle.
+func (r *Runner) closePool() {
+	r.dmu.Lock()
+	r.poolDone = true
+	r.dmu.Unlock()
+	r.more.Broadcast()
+}
+
+// runConversation handles subj's queued messages in order until its queue is empty.
 func (r *Runner) runConversation(subj string) {
 	defer r.wg.Done()
-	r.sem <- struct{}{}
-	defer func() { <-r.sem }()
 	for {
 		r.dmu.Lock()
 		q := r.queues[subj]
@@ -592,6 +639,7 @@ func (r *Runner) Stop(ctx context.Context) error {
 		close(done)
 	}()
 	defer r.cancel()
+	defer r.closePool()
 	select {
 	case <-done:
 		return nil

@@ -35,6 +35,8 @@ type env struct {
 	js   jetstream.JetStream
 	fake *telnyxtest.Server
 	proc *processor.Processor
+	// handler, when set, is what the consumers call instead of proc.
+	handler consumer.Handler
 }
 
 func newEnv(t *testing.T) *env {
@@ -58,7 +60,11 @@ func (e *env) start(o consumer.Options) *consumer.Runner {
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = 200 * time.Millisecond
 	}
-	r, err := consumer.New(ctx, e.js, e.proc, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	var h consumer.Handler = e.proc
+	if e.handler != nil {
+		h = e.handler
+	}
+	r, err := consumer.New(ctx, e.js, h, o, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -242,5 +248,60 @@ func TestUndecodableMessageIsDeadLettered(t *testing.T) {
 	}
 	if dl := e.dlq(); len(dl) != 1 || dl[0].Class != deadletter.ClassUndecodable || !strings.Contains(dl[0].Reason, "undecodable") {
 		t.Fatalf("dead letters: %+v", dl)
+	}
+}
+
+// gate holds every Handle until released and records how many ran at once.
+type gate struct {
+	next    consumer.Handler
+	release chan struct{}
+
+	mu       sync.Mutex
+	cur, max int
+}
+
+func (g *gate) Handle(ctx context.Context, m events.Message, d processor.Delivery) processor.Result {
+	g.mu.Lock()
+	g.cur++
+	g.max = max(g.max, g.cur)
+	g.mu.Unlock()
+	defer func() {
+		g.mu.Lock()
+		g.cur--
+		g.mu.Unlock()
+	}()
+	select {
+	case <-g.release:
+	case <-ctx.Done():
+	}
+	return g.next.Handle(ctx, m, d)
+}
+
+func (g *gate) running() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.cur
+}
+
+func TestMaxInFlightBoundsTheConversationsHandledAtOnce(t *testing.T) {
+	e := newEnv(t)
+	g := &gate{next: e.proc, release: make(chan struct{})}
+	e.handler = g
+	us := users(12)
+	for _, u := range us {
+		e.publish(u, u+"-0", "m00")
+	}
+	e.start(consumer.Options{MaxInFlight: 3})
+	for deadline := time.Now().Add(20 * time.Second); g.running() < 3; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d conversations handled at once, want 3", g.running())
+		}
+	}
+	close(g.release)
+	checkOrder(t, e.waitReplies(len(us)), us, 1)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.max != 3 {
+		t.Fatalf("at most %d conversations were handled at once, want MaxInFlight = 3", g.max)
 	}
 }
