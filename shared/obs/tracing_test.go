@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -267,5 +269,32 @@ func TestSetupTracingExportsOTLP(t *testing.T) {
 	}
 	if posts.Load() == 0 {
 		t.Fatal("the collector received no OTLP trace export")
+	}
+}
+
+// TestUnexportedSpansKeepOneTraceID: without an exporter nothing is sampled, yet the ingress's and the worker's
+// spans about one message share a trace id (which their log lines carry), and the traceparent they pass says
+// the trace is not sampled, so NATS does not take it as a request to trace the message.
+func TestUnexportedSpansKeepOneTraceID(t *testing.T) {
+	exp := tracetest.NewInMemoryExporter()
+	ingress := obs.NewTracerProvider("ingress", sdktrace.WithSampler(obs.Unexported), sdktrace.WithSyncer(exp))
+	worker := obs.NewTracerProvider("worker", sdktrace.WithSampler(obs.Unexported), sdktrace.WithSyncer(exp))
+	ctx, webhook := ingress.Tracer(obs.TracerName).Start(context.Background(), "webhook")
+	msg := nats.NewMsg("conv.x")
+	obs.InjectNATS(ctx, msg)
+	webhook.End()
+	pctx, process := worker.Tracer(obs.TracerName).Start(obs.ExtractNATS(context.Background(), msg.Header), "process")
+	process.SetAttributes(attribute.String("k", "v"))
+	process.End()
+
+	want := webhook.SpanContext().TraceID().String()
+	if got := obs.TraceID(pctx); got != want || got == "" {
+		t.Fatalf("worker's trace id = %q, want the ingress's %q", got, want)
+	}
+	if tp := msg.Header.Get("traceparent"); !strings.HasSuffix(tp, "-00") || !strings.Contains(tp, want) {
+		t.Errorf("traceparent = %q, want trace %s, not sampled (-00)", tp, want)
+	}
+	if process.IsRecording() || len(exp.GetSpans()) != 0 {
+		t.Errorf("recording %v, %d spans exported: want nothing recorded", process.IsRecording(), len(exp.GetSpans()))
 	}
 }
