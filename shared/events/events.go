@@ -5,8 +5,8 @@
 package events
 
 import (
-	"encoding/json"
 	"fmt"
+	json "github.com/go-json-experiment/json/v1"
 	"time"
 
 	"github.com/smsconv/smsconv/shared/conversation"

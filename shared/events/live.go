@@ -1,8 +1,8 @@
 package events
 
 import (
-	"encoding/json"
 	"fmt"
+	json "github.com/go-json-experiment/json/v1"
 
 	"github.com/nats-io/nats.go"
 )
