@@ -15,7 +15,7 @@
 -- Returns {"ok", version, skipped} | {"dup", version, ""} | {"conflict", version, "", the conversation hash as
 -- HGETALL returns it}; skipped is "" or why
 -- the reply was recorded as skipped instead of pending: "loop" or "rate_limited".
--- Each record is written with one HSET of all its fields.
+-- Each record is written with one HSET of all its fields, the history with one RPUSH.
 
 -- hset writes the fields of obj (all strings) to key in one call, leaving out the field named skip.
 local function hset(key, obj, skip)
@@ -63,25 +63,24 @@ if redis.call('EXISTS', KEYS[3]) == 1 then
 end
 hset(KEYS[3], msg, keep)
 redis.call('EXPIRE', KEYS[3], ttl)
-redis.call('RPUSH', KEYS[2], ARGV[5])
 
 local skipped = ''
 if ARGV[4] ~= '' then
+  -- The reply is decided first (skipped, or recorded as sending) and written once.
   local reply = cjson.decode(ARGV[4])
-  hset(KEYS[4], reply, nil)
   if reply['status'] == 'pending' then
     local now = tonumber(ARGV[11])
     local limit, loops = tonumber(ARGV[9]), tonumber(ARGV[12])
     local sum = redis.sha1hex(reply['text'] or '')
     if loops > 0 and tonumber(redis.call('HGET', KEYS[7], sum) or '0') >= loops then
       skipped = 'loop'
-      redis.call('HSET', KEYS[4], 'status', 'skipped', 'error_code', 'loop', 'error_title', ARGV[14])
+      reply['status'], reply['error_code'], reply['error_title'] = 'skipped', 'loop', ARGV[14]
     elseif limit > 0 then
       -- Sliding window: the replies sent in the 60 s before now, whatever the minute.
       redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 60000)
       if redis.call('ZCARD', KEYS[5]) >= limit then
         skipped = 'rate_limited'
-        redis.call('HSET', KEYS[4], 'status', 'skipped', 'error_code', 'rate_limited', 'error_title', ARGV[10])
+        reply['status'], reply['error_code'], reply['error_title'] = 'skipped', 'rate_limited', ARGV[10]
         redis.call('HINCRBY', KEYS[1], 'rate_limited', 1)
       else
         redis.call('ZADD', KEYS[5], now, ARGV[6])
@@ -94,12 +93,15 @@ if ARGV[4] ~= '' then
     end
     if skipped == '' and ARGV[15] ~= '' then
       local sep = string.find(ARGV[15], '|', 1, true)
-      redis.call('HSET', KEYS[4], 'status', 'sending', 'encoding', string.sub(ARGV[15], 1, sep - 1),
-        'parts', string.sub(ARGV[15], sep + 1), 'send_attempts', '1', 'updated', ARGV[11])
+      reply['status'], reply['encoding'], reply['parts'] = 'sending', string.sub(ARGV[15], 1, sep - 1), string.sub(ARGV[15], sep + 1)
+      reply['send_attempts'], reply['updated'] = '1', ARGV[11]
     end
   end
+  hset(KEYS[4], reply, nil)
   redis.call('EXPIRE', KEYS[4], ttl)
-  redis.call('RPUSH', KEYS[2], ARGV[6])
+  redis.call('RPUSH', KEYS[2], ARGV[5], ARGV[6])
+else
+  redis.call('RPUSH', KEYS[2], ARGV[5])
 end
 redis.call('LTRIM', KEYS[2], -tonumber(ARGV[7]), -1)
 return {'ok', ver, skipped}

@@ -414,12 +414,13 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, u Update) error {
 	if u.At.IsZero() {
 		u.At = time.Now()
 	}
-	fields := map[string]any{"status": u.Status, "updated": u.At.UnixMilli()}
+	fields := make([]any, 0, 8)
+	fields = append(fields, "status", u.Status, "updated", u.At.UnixMilli())
 	if u.TelnyxID != "" {
-		fields["telnyx_id"] = u.TelnyxID
+		fields = append(fields, "telnyx_id", u.TelnyxID)
 	}
 	if u.ErrorCode != "" || u.ErrorTitle != "" {
-		fields["error_code"], fields["error_title"] = u.ErrorCode, u.ErrorTitle
+		fields = append(fields, "error_code", u.ErrorCode, "error_title", u.ErrorTitle)
 	}
 	k := u.Key
 	if k == (Key{}) {
@@ -431,7 +432,7 @@ func (s *Store) UpdateMessage(ctx context.Context, id string, u Update) error {
 	// A pipeline, not a transaction: the record and the Telnyx id's index are in different hash slots.
 	var cmds []redis.Cmder
 	err := s.group.do(ctx, func(pipe redis.Pipeliner) {
-		cmds = append(cmds, pipe.HSet(ctx, s.msgKey(k, id), fields))
+		cmds = append(cmds, pipe.HSet(ctx, s.msgKey(k, id), fields...))
 		if u.TelnyxID != "" {
 			cmds = append(cmds, pipe.Set(ctx, s.txKey(u.TelnyxID), id, s.o.MessageTTL))
 		}
