@@ -72,9 +72,11 @@ type Config struct {
 	// Partitions of the conversation stream.
 	Partitions int
 	// WorkerEnv is added to every worker's environment. By default it lifts the per-user reply limit
-	// (REPLY_RATE_LIMIT=0): a few thousand users texting every few seconds would hit it, and a skipped
-	// reply is not what is being measured; and it turns off the send limits (SEND_RATE_ACCOUNT=0), which
-	// would otherwise measure Telnyx's 50 segments a second rather than the system's own speed.
+	// (REPLY_RATE_LIMIT=0) and the loop guard (REPLY_LOOP_REPEATS=0): a thousand users texting the same
+	// five texts every few seconds would hit both (one stack's steps send each user about 50 of each text),
+	// and a skipped reply is not what is being measured; and it turns off the send limits
+	// (SEND_RATE_ACCOUNT=0), which would otherwise measure Telnyx's 50 segments a second rather than the
+	// system's own speed.
 	WorkerEnv []string
 	// Short marks a quick run (recorded in the report).
 	Short bool
@@ -96,7 +98,7 @@ func DefaultConfig(short bool) Config {
 		SlowRate:     2500, SlowConversations: []int{100, 1000, 10_000}, SlowLatency: 200 * time.Millisecond, SlowWorkers: 2,
 		ClosedClients: 16, ClosedWorkers: 2,
 		Duration: 10 * time.Second, Runs: 3, Warmup: 2 * time.Second, DrainTimeout: 90 * time.Second,
-		Partitions: 8, WorkerEnv: []string{"REPLY_RATE_LIMIT=0", "SEND_RATE_ACCOUNT=0"},
+		Partitions: 8, WorkerEnv: []string{"REPLY_RATE_LIMIT=0", "REPLY_LOOP_REPEATS=0", "SEND_RATE_ACCOUNT=0"},
 	}
 	if short {
 		c.Short = true

@@ -21,6 +21,7 @@ type Config struct {
 	TelnyxTimeout      time.Duration `env:"TELNYX_TIMEOUT" envDefault:"10s" desc:"per-attempt timeout of a send"`
 	FlowFile           string        `env:"FLOW_FILE" desc:"conversation flow YAML; unset, the built-in default flow"`
 	RepliesPerMinute   int           `env:"REPLY_RATE_LIMIT" envDefault:"30" desc:"replies per conversation in any 60 s (sliding window on our clock); 0 turns the guard off"`
+	LoopRepeats        int           `env:"REPLY_LOOP_REPEATS" envDefault:"20" desc:"times one reply text may be sent to a conversation whose replies are less than 5 minutes apart (the loop guard); 0 turns the guard off"`
 	WorkerID           string        `env:"WORKER_ID" desc:"name in the membership group and logs (default hostname-pid)"`
 	MaxInFlight        int           `env:"WORKER_MAX_INFLIGHT" envDefault:"512" desc:"conversations processed at once"`
 	CacheSize          int           `env:"WORKER_CACHE_SIZE" envDefault:"100000" desc:"conversations kept in memory after a commit; 0 turns it off"`
@@ -30,6 +31,15 @@ type Config struct {
 	MetricsAddr        string        `env:"METRICS_ADDR" envDefault:":9090" desc:"listen address of /healthz and /metrics"`
 	Sending
 	platform.Config
+}
+
+// StoreLoopRepeats is REPLY_LOOP_REPEATS as store.Options.LoopRepeats takes it: there 0 means the default and
+// a negative value no loop guard.
+func (c Config) StoreLoopRepeats() int {
+	if c.LoopRepeats == 0 {
+		return -1
+	}
+	return c.LoopRepeats
 }
 
 // devKeys are the API keys the development setups use (docker-compose.yml's default and the sandbox's
@@ -112,6 +122,9 @@ func (c *Config) Validate() error {
 	}
 	if c.RepliesPerMinute < 0 {
 		errs = append(errs, fmt.Errorf("REPLY_RATE_LIMIT %d: want replies per conversation in any 60 s, 0 for no limit", c.RepliesPerMinute))
+	}
+	if c.LoopRepeats < 0 {
+		errs = append(errs, fmt.Errorf("REPLY_LOOP_REPEATS %d: want sends of one reply text, 0 for no loop guard", c.LoopRepeats))
 	}
 	if c.CacheSize < 0 {
 		errs = append(errs, fmt.Errorf("WORKER_CACHE_SIZE %d: want conversations to cache, 0 for none", c.CacheSize))

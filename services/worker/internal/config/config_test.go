@@ -22,6 +22,7 @@ func TestLoad(t *testing.T) {
 		{Name: "bad inflight", Env: []string{key, "WORKER_MAX_INFLIGHT=0"}, WantErr: "WORKER_MAX_INFLIGHT"},
 		{Name: "bad attempts", Env: []string{key, "WORKER_MAX_ATTEMPTS=0"}, WantErr: "WORKER_MAX_ATTEMPTS"},
 		{Name: "bad rate limit", Env: []string{key, "REPLY_RATE_LIMIT=-1"}, WantErr: "REPLY_RATE_LIMIT"},
+		{Name: "bad loop repeats", Env: []string{key, "REPLY_LOOP_REPEATS=-1"}, WantErr: "REPLY_LOOP_REPEATS"},
 		{Name: "unparsable duration", Env: []string{key, "WORKER_ACK_WAIT=soon"}, WantErr: "WORKER_ACK_WAIT"},
 		{Name: "short ack wait", Env: []string{key, "WORKER_ACK_WAIT=1s"}, WantErr: "WORKER_ACK_WAIT"},
 		{Name: "bad heartbeat", Env: []string{key, "WORKER_HEARTBEAT=0s"}, WantErr: "WORKER_HEARTBEAT"},
@@ -41,6 +42,25 @@ func loaded(tb testing.TB, c Config) {
 	if c.Partitions != 16 || c.WorkerID == "" || c.TelnyxAPIURL != "https://api.telnyx.com/v2" ||
 		c.ShutdownTimeout != 20*time.Second || c.LogFormat != "json" {
 		tb.Fatalf("defaults not applied: %+v", c)
+	}
+}
+
+func TestLoopGuardSetting(t *testing.T) {
+	for _, tc := range []struct {
+		env  []string
+		want int // store.Options.LoopRepeats
+	}{
+		{nil, 20},
+		{[]string{"REPLY_LOOP_REPEATS=5"}, 5},
+		{[]string{"REPLY_LOOP_REPEATS=0"}, -1}, // off
+	} {
+		c, err := Load(append([]string{"TELNYX_API_KEY=k"}, tc.env...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.StoreLoopRepeats(); got != tc.want {
+			t.Errorf("%v: store LoopRepeats = %d, want %d", tc.env, got, tc.want)
+		}
 	}
 }
 
