@@ -47,7 +47,7 @@ func (g *group) do(ctx context.Context, add func(redis.Pipeliner)) error {
 		g.kick = make(chan struct{}, 1)
 		// The batch outlives any one caller, whose context it must not inherit: a caller that gives up
 		// leaves the others' commands in it.
-		go g.flusher() //nolint:gosec // G118: see above
+		go g.flusher()
 	})
 	g.mu.Lock()
 	g.queue = append(g.queue, c)

@@ -117,13 +117,6 @@ func (h *hub) leave(c chan events.Change) {
 	}
 }
 
-// subscribed says whether the hub holds a subscription to the changes (tests).
-func (h *hub) subscribed() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.sub != nil
-}
-
 func (h *hub) close() {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -90,7 +90,7 @@ func consumeComponent(conns *connect.Conns, cfg config.Config, dialog *flow.Flow
 		Name: "consumer",
 		Start: func(ctx context.Context) error {
 			proc := &processor.Processor{
-				Store:  store.New(conns.Redis, store.Options{Prefix: cfg.RedisPrefix, RepliesPerMinute: cfg.RepliesPerMinute,
+				Store: store.New(conns.Redis, store.Options{Prefix: cfg.RedisPrefix, RepliesPerMinute: cfg.RepliesPerMinute,
 					LoopRepeats: cfg.StoreLoopRepeats()}),
 				Dialog: dialog,
 				Sender: processor.Instrument(telnyx.NewClient(telnyx.ClientOptions{BaseURL: cfg.TelnyxAPIURL,
