@@ -68,7 +68,8 @@ func NewVerifier(keys []ed25519.PublicKey, tolerance time.Duration) *Verifier {
 	ks := make([]*voi.ExpandedPublicKey, 0, len(keys))
 	for _, k := range keys {
 		// The expansion copies the key, so a caller reusing its slices cannot change what we verify against.
-		// A key that is no curve point (or not 32 bytes) verifies nothing, as with crypto/ed25519.
+		// A key that is no curve point (or not 32 bytes) verifies nothing, as with crypto/ed25519; ParsePublicKeys
+		// refuses one.
 		if x, err := voi.NewExpandedPublicKey(voi.PublicKey(k)); err == nil {
 			ks = append(ks, x)
 		}
@@ -155,6 +156,11 @@ func ParsePublicKeys(s string) ([]ed25519.PublicKey, error) {
 	keys := make([]ed25519.PublicKey, 0, len(entries))
 	for i, e := range entries {
 		k, err := parsePublicKey(e)
+		if err == nil {
+			if _, perr := voi.NewExpandedPublicKey(voi.PublicKey(k)); perr != nil {
+				err = errors.New("32 bytes that are not an Ed25519 public key (no point of the curve)")
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("key %d: %w", i+1, err)
 		}

@@ -229,6 +229,8 @@ func TestParsePublicKeys(t *testing.T) {
 		{"trailing comma", rawA + ",", "key 2: empty entry"},
 		{"31 bytes", rawA + ", " + base64.StdEncoding.EncodeToString(make([]byte, 31)), "key 2: decoded 31 bytes, want 32-byte Ed25519 key or SPKI DER"},
 		{"not base64", "this is not a key", "key 1: neither base64 nor a PEM block"},
+		{"32 bytes off the curve", rawA + "," + base64.StdEncoding.EncodeToString(append([]byte{2}, make([]byte, 31)...)),
+			"key 2: 32 bytes that are not an Ed25519 public key (no point of the curve)"},
 		{"hex", strings.Repeat("ab", 32), "key 1: decoded 48 bytes, want 32-byte Ed25519 key or SPKI DER"},
 		{"ECDSA SPKI in base64", base64.StdEncoding.EncodeToString(ecDER), "key 1: base64 SPKI DER holds a *ecdsa.PublicKey, want an Ed25519 key"},
 		{"ECDSA PEM", rawA + "," + pemOf(t, "PUBLIC KEY", ecDER), "key 2: PEM holds a *ecdsa.PublicKey, want an Ed25519 key"},
