@@ -175,10 +175,9 @@ func signIn(t *testing.T, u string) *http.Client {
 	return c
 }
 
-// Changes announced on NATS reach the live stream; a receipt's change (a message id only) arrives with its
-// conversation, looked up in the store. Signed out, the stream is refused.
-// TestLiveStream follows changes announced by another connection (a worker's) through a live stream, and
-// checks that the console holds a subscription to them only while a stream is open.
+// Changes announced on NATS by another connection (a worker's) reach the live stream; a receipt's change (a
+// message id only) arrives with its conversation, looked up in the store. Signed out, the stream is refused.
+// The console holds a subscription to the changes only while a stream is open.
 func TestLiveStream(t *testing.T) {
 	u, ns, st := serveWith(t, token)
 	nc, _ := ns.Connect(t)
