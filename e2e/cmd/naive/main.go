@@ -1,8 +1,9 @@
-// Command naive runs the closed-loop benchmark's reference server (package naive): a single process that
-// verifies, steps the dialog in a map and sends the reply before answering the webhook. The load harness
-// builds and starts it; it is a yardstick, never a deployment.
+// Command naive runs one of the closed-loop benchmark's reference servers (package naive): a single process
+// that verifies, steps the dialog in a map and sends the reply before answering the webhook. -variant stdlib
+// is written with the standard library only; -variant tuned uses this project's verifier, decoder and Telnyx
+// client. The load harness builds and starts them; they are yardsticks, never deployments.
 //
-//	naive -addr 127.0.0.1:8099 -telnyx-url http://127.0.0.1:8091/v2 -public-key <base64>
+//	naive -variant stdlib -addr 127.0.0.1:8099 -telnyx-url http://127.0.0.1:8091/v2 -public-key <base64>
 package main
 
 import (
@@ -30,6 +31,7 @@ func main() {
 }
 
 func run() error {
+	variant := flag.String("variant", "stdlib", "stdlib (the standard library only) or tuned (this project's verifier, decoder and client)")
 	addr := flag.String("addr", "127.0.0.1:8099", "listen address")
 	apiURL := flag.String("telnyx-url", "http://127.0.0.1:8091/v2", "Telnyx API base URL (the fake's)")
 	pub := flag.String("public-key", telnyx.DevPublicKey, "Ed25519 public key the webhooks are signed for")
@@ -41,9 +43,18 @@ func run() error {
 	if len(keys) != 1 {
 		return fmt.Errorf("-public-key: want one key, have %d", len(keys))
 	}
+	const apiKey = "sandbox"
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	client := telnyx.NewClient(telnyx.ClientOptions{BaseURL: *apiURL, APIKey: "sandbox"})
-	srv := &http.Server{Addr: *addr, Handler: naive.New(keys[0], flow.Default(), client, log),
+	var h http.Handler
+	switch *variant {
+	case "stdlib":
+		h = naive.Stdlib(keys[0], flow.Default(), *apiURL, apiKey, log)
+	case "tuned":
+		h = naive.Tuned(keys[0], flow.Default(), telnyx.NewClient(telnyx.ClientOptions{BaseURL: *apiURL, APIKey: apiKey}), log)
+	default:
+		return fmt.Errorf("-variant: want stdlib or tuned, have %q", *variant)
+	}
+	srv := &http.Server{Addr: *addr, Handler: h,
 		ReadHeaderTimeout: 3 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

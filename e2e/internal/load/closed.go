@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,24 +21,36 @@ import (
 
 // The systems of the closed-loop scenario.
 const (
-	SystemNaive   = "naive"
+	SystemNaive   = "naive" // the standard library's toy (naive.Stdlib)
+	SystemTuned   = "tuned" // the toy on this project's verifier, decoder and client (naive.Tuned)
 	SystemSMSConv = "smsconv"
 
 	procNaive = "naive"
+	procTuned = "tuned"
 )
 
-// ClosedStep is the closed-loop scenario: the same load against the naive reference server and against this
+// ClosedStep is the closed-loop scenario: the same load against the two reference servers and against this
 // project, run after run, side by side.
 type ClosedStep struct {
 	Clients int `json:"clients"`
 	Workers int `json:"workers"`
-	// Naive and SMSConv are the medians of each system's runs; Runs all of them, in the order run.
+	// Naive, Tuned and SMSConv are the medians of each system's runs; Runs all of them, in the order run.
 	Naive   ClosedRun   `json:"naive"`
+	Tuned   ClosedRun   `json:"tuned"`
 	SMSConv ClosedRun   `json:"smsconv"`
 	Runs    []ClosedRun `json:"runs"`
-	// Ratio is the median over the run pairs of smsconv's replies/s over the naive server's, each pair
-	// measured one after the other.
-	Ratio float64 `json:"replies_ratio"`
+	// Ratio is the median over the runs of smsconv's replies/s over the naive server's, each pair measured
+	// one after the other; RatioTuned the same over the tuned one's.
+	Ratio      float64 `json:"replies_ratio"`
+	RatioTuned float64 `json:"replies_ratio_tuned"`
+}
+
+// medians are the systems' medians, in the order run; a report of an older harness has no tuned server.
+func (c *ClosedStep) medians() []ClosedRun {
+	if c.Tuned.Replies == 0 {
+		return []ClosedRun{c.Naive, c.SMSConv}
+	}
+	return []ClosedRun{c.Naive, c.Tuned, c.SMSConv}
 }
 
 // ClosedRun is one closed-loop run of one system.
@@ -72,11 +85,16 @@ func (r *runner) closedLoop(ctx context.Context) error {
 		return fmt.Errorf("closed-loop scenario: %w", err)
 	}
 	defer e.close()
-	naive, naiveURL, err := r.startNaive(ctx, e.s.Dir(), fakeURL)
+	naive, naiveURL, err := r.startNaive(ctx, e.s.Dir(), fakeURL, procNaive, "stdlib")
 	if err != nil {
 		return fmt.Errorf("closed-loop scenario: %w", err)
 	}
 	defer naive.Stop(10 * time.Second)
+	tuned, tunedURL, err := r.startNaive(ctx, e.s.Dir(), fakeURL, procTuned, "tuned")
+	if err != nil {
+		return fmt.Errorf("closed-loop scenario: %w", err)
+	}
+	defer tuned.Stop(10 * time.Second)
 
 	cl := &closedClients{n: r.c.ClosedClients, our: e.s.OurNumber, sign: e.client.Sign, waiters: waiters,
 		http: newGenerator("").client, users: &r.users}
@@ -87,6 +105,7 @@ func (r *runner) closedLoop(ctx context.Context) error {
 		cpu  func() cpuSnapshot
 	}{
 		{SystemNaive, naiveURL + "/webhooks/sms", func() cpuSnapshot { return snapshotProcs(map[string]*stack.Proc{procNaive: naive}) }},
+		{SystemTuned, tunedURL + "/webhooks/sms", func() cpuSnapshot { return snapshotProcs(map[string]*stack.Proc{procTuned: tuned}) }},
 		{SystemSMSConv, e.s.IngressURL + "/webhooks/sms", func() cpuSnapshot { return snapshotCPU(e.s) }},
 	}
 	for _, s := range systems {
@@ -99,7 +118,7 @@ func (r *runner) closedLoop(ctx context.Context) error {
 	}
 	step := ClosedStep{Clients: r.c.ClosedClients, Workers: r.c.ClosedWorkers}
 	var byName = map[string][]ClosedRun{}
-	var ratios []float64
+	var ratios, ratiosTuned []float64
 	for run := range r.c.Runs {
 		pair := map[string]float64{}
 		for _, s := range systems {
@@ -126,27 +145,32 @@ func (r *runner) closedLoop(ctx context.Context) error {
 			pair[s.name] = res.RepliesPerSec
 		}
 		ratios = append(ratios, ratio(pair[SystemSMSConv], pair[SystemNaive]))
+		ratiosTuned = append(ratiosTuned, ratio(pair[SystemSMSConv], pair[SystemTuned]))
 	}
-	step.Naive, step.SMSConv = medianClosed(byName[SystemNaive]), medianClosed(byName[SystemSMSConv])
-	step.Ratio = round(median(ratios), 2)
+	step.Naive, step.Tuned = medianClosed(byName[SystemNaive]), medianClosed(byName[SystemTuned])
+	step.SMSConv = medianClosed(byName[SystemSMSConv])
+	step.Ratio, step.RatioTuned = round(median(ratios), 2), round(median(ratiosTuned), 2)
 	r.rep.Closed = &step
 	return nil
 }
 
-// startNaive builds and starts the naive reference server, sending through the fake at fakeURL.
-func (r *runner) startNaive(ctx context.Context, dir, fakeURL string) (*stack.Proc, string, error) {
+// startNaive builds (once) and starts a reference server of the variant, named name, sending through the
+// fake at fakeURL.
+func (r *runner) startNaive(ctx context.Context, dir, fakeURL, name, variant string) (*stack.Proc, string, error) {
 	bin := filepath.Join(dir, "naive")
-	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	if err := stack.BuildProgram(bctx, bin, "./e2e/cmd/naive"); err != nil {
-		return nil, "", err
+	if _, err := os.Stat(bin); err != nil {
+		bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+		defer cancel()
+		if err := stack.BuildProgram(bctx, bin, "./e2e/cmd/naive"); err != nil {
+			return nil, "", err
+		}
 	}
 	port, err := stack.FreePort()
 	if err != nil {
 		return nil, "", err
 	}
 	url := "http://127.0.0.1:" + strconv.Itoa(port)
-	p := stack.NewProc("naive", bin, dir, []string{"-addr", "127.0.0.1:" + strconv.Itoa(port), "-telnyx-url", fakeURL + "/v2"},
+	p := stack.NewProc(name, bin, dir, []string{"-variant", variant, "-addr", "127.0.0.1:" + strconv.Itoa(port), "-telnyx-url", fakeURL + "/v2"},
 		nil, url+"/healthz")
 	sctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

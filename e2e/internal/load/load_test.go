@@ -58,10 +58,10 @@ func TestShortRunOfEveryScenario(t *testing.T) {
 			t.Errorf("step %d workers %v/s: %d replies, %d missing, %d duplicate", s.Workers, s.OfferedRPS, m.Replies, m.Missing, m.DuplicateReplies)
 		}
 	}
-	// The closed loop: both systems answered every request with the dialog's reply, from every process
+	// The closed loop: the three systems answered every request with the dialog's reply, from every process
 	// measured.
-	if cl := r.Closed; cl == nil || len(cl.Runs) != 2*c.Runs {
-		t.Fatalf("closed-loop step %+v, want %d runs", cl, 2*c.Runs)
+	if cl := r.Closed; cl == nil || len(cl.Runs) != 3*c.Runs {
+		t.Fatalf("closed-loop step %+v, want %d runs", cl, 3*c.Runs)
 	}
 	for _, m := range r.Closed.Runs {
 		if m.Replies == 0 || m.Errors != 0 || m.SystemCPUPerReplyUS <= 0 {
@@ -74,8 +74,11 @@ func TestShortRunOfEveryScenario(t *testing.T) {
 	if m := r.Closed.Naive.CPUPerReplyUS; len(m) != 1 || m[procNaive] <= 0 {
 		t.Errorf("naive CPU by process %v: want the naive server alone", m)
 	}
-	if r.Closed.Ratio <= 0 {
-		t.Errorf("ratio %v", r.Closed.Ratio)
+	if m := r.Closed.Tuned.CPUPerReplyUS; len(m) != 1 || m[procTuned] <= 0 {
+		t.Errorf("tuned CPU by process %v: want the tuned server alone", m)
+	}
+	if r.Closed.Ratio <= 0 || r.Closed.RatioTuned <= 0 {
+		t.Errorf("ratios %v, %v", r.Closed.Ratio, r.Closed.RatioTuned)
 	}
 	if len(r.Targets) == 0 {
 		t.Error("no targets reported")

@@ -11,21 +11,27 @@ import (
 
 func TestParseStatCPU(t *testing.T) {
 	tests := []struct {
-		name string
-		stat string
-		want time.Duration
-		err  bool
+		name     string
+		stat     string
+		children bool
+		want     time.Duration
+		err      bool
 	}{
 		{"plain", "4242 (ingress) S 1 4242 4242 0 -1 4194560 2303 0 0 0 150 25 0 0 20 0 9 0 12345 1000 200 18446744073709551615",
-			1750 * time.Millisecond, false},
-		{"name with spaces and parens", "7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 1 1 1 1", 70 * time.Millisecond, false},
-		{"no name", "7 a R 1", 0, true},
-		{"truncated", "7 (x) R 1 2 3", 0, true},
-		{"not numbers", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 u s 0", 0, true},
+			false, 1750 * time.Millisecond, false},
+		{"reaped children counted", "4242 (redis-server) S 1 4242 4242 0 -1 4194560 2303 0 0 0 150 25 60 5 20 0 9 0 12345 1000 200",
+			true, 2400 * time.Millisecond, false},
+		{"reaped children left out", "4242 (redis-server) S 1 4242 4242 0 -1 4194560 2303 0 0 0 150 25 60 5 20 0 9 0 12345 1000 200",
+			false, 1750 * time.Millisecond, false},
+		{"name with spaces and parens", "7 (a) b (c)) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 1 1 1 1", true, 70 * time.Millisecond, false},
+		{"no name", "7 a R 1", false, 0, true},
+		{"truncated", "7 (x) R 1 2 3", false, 0, true},
+		{"not numbers", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 u s 0 0", false, 0, true},
+		{"children not numbers", "7 (x) R 1 7 7 0 -1 0 0 0 0 0 1 1 u s", true, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := parseStatCPU([]byte(tt.stat))
+			got, err := parseStatCPU([]byte(tt.stat), tt.children)
 			if (err != nil) != tt.err || got != tt.want {
 				t.Fatalf("parseStatCPU = %v, %v; want %v (error %v)", got, err, tt.want, tt.err)
 			}
