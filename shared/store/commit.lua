@@ -4,34 +4,26 @@
 --       scored by our clock, ms), 6 the message's record as an older version keyed it (dedup across the
 --       upgrade; equals 3 when there is none, and always on a cluster, where no older version ran),
 --       7 this conversation's reply texts of the loop window (hash: SHA-1 of the text -> times sent)
--- ARGV: 1 expected version, 2 conversation fields (JSON object), 3 message fields (JSON), 4 reply fields
---       (JSON or ""), 5 message id, 6 reply id, 7 history limit, 8 message TTL seconds,
+-- ARGV: 1 expected version, 2 3 4 how many ARGV entries hold the conversation's, the message's and the
+--       reply's fields (0 for no reply), 5 message id, 6 reply id, 7 history limit, 8 message TTL seconds,
 --       9 replies allowed in any 60 s (0: no limit), 10 error title of a rate-limited reply, 11 now (our
 --       clock, Unix ms), 12 sends of one text within the loop window (0: no loop guard), 13 loop window
 --       seconds, 14 error title of a looping reply, 15 the reply's encoding and parts ("GSM-7|1") when it is
 --       sent right after the commit, so a reply that stays pending is recorded as sending here (what
---       sending.lua does otherwise, one round trip later), or ""
+--       sending.lua does otherwise, one round trip later), or "", 16 the SHA-1 (hex) of the reply's text, or
+--       "" when there is no loop guard;
+--       17 on: the fields, as name, value pairs: the conversation's, then the message's, then the reply's.
+--       The message's and the reply's end with their status.
+-- The fields arrive flat, not as JSON, so the script decodes nothing and builds no table of its own: each
+-- record is written with one HSET straight from ARGV.
 -- The listing index and the ids' refs are in other slots: Store.Apply writes them in the same round trip.
 -- Returns {"ok", version, skipped} | {"dup", version, ""} | {"conflict", version, "", the conversation hash as
 -- HGETALL returns it}; skipped is "" or why
 -- the reply was recorded as skipped instead of pending: "loop" or "rate_limited".
--- Each record is written with one HSET of all its fields, the history with one RPUSH.
-
--- hset writes the fields of obj (all strings) to key in one call, leaving out the field named skip.
-local function hset(key, obj, skip)
-  local args = {}
-  for k, v in pairs(obj) do
-    if k ~= skip then
-      args[#args + 1] = k
-      args[#args + 1] = v
-    end
-  end
-  if #args > 0 then
-    redis.call('HSET', key, unpack(args))
-  end
-end
 local ver = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')
-if redis.call('HGET', KEYS[3], 'committed') == '1' then
+-- An id means the record exists: a send the ingress queued.
+local rec = redis.call('HMGET', KEYS[3], 'committed', 'id')
+if rec[1] == '1' then
   return {'dup', ver, ''}
 end
 if KEYS[6] ~= KEYS[3] then
@@ -46,41 +38,48 @@ if ver ~= tonumber(ARGV[1]) then
   return {'conflict', ver, '', redis.call('HGETALL', KEYS[1])}
 end
 ver = ver + 1
-local conv = cjson.decode(ARGV[2])
-conv['ver'] = tostring(ver)
-hset(KEYS[1], conv, nil)
+local c0 = 17
+local m0 = c0 + tonumber(ARGV[2])
+local r0 = m0 + tonumber(ARGV[3])
+local rn = tonumber(ARGV[4])
+redis.call('HSET', KEYS[1], 'ver', tostring(ver), unpack(ARGV, c0, m0 - 1))
 
 local ttl = tonumber(ARGV[8])
-local msg = cjson.decode(ARGV[3])
-msg['committed'] = '1'
-if ARGV[6] ~= '' then
-  msg['reply_id'] = ARGV[6]
+-- A send queued by the ingress keeps the status it was given (the message's last pair); the commit only marks
+-- it committed.
+local mlast = r0 - 1
+if rec[2] then
+  mlast = r0 - 3
 end
--- A send queued by the ingress keeps the status it was given; the commit only marks it committed.
-local keep = nil
-if redis.call('EXISTS', KEYS[3]) == 1 then
-  keep = 'status'
-end
-hset(KEYS[3], msg, keep)
+redis.call('HSET', KEYS[3], unpack(ARGV, m0, mlast))
 redis.call('EXPIRE', KEYS[3], ttl)
 
-local skipped = ''
-if ARGV[4] ~= '' then
-  -- The reply is decided first (skipped, or recorded as sending) and written once.
-  local reply = cjson.decode(ARGV[4])
-  if reply['status'] == 'pending' then
+local skipped, n = '', 0
+if rn > 0 then
+  -- The reply's status (its last pair) is decided here: skipped, sending or as given.
+  local reply = {unpack(ARGV, r0, r0 + rn - 3)}
+  local status = ARGV[r0 + rn - 1]
+  local function add(k, v)
+    reply[#reply + 1] = k
+    reply[#reply + 1] = v
+  end
+  if status == 'pending' then
     local now = tonumber(ARGV[11])
     local limit, loops = tonumber(ARGV[9]), tonumber(ARGV[12])
-    local sum = redis.sha1hex(reply['text'] or '')
+    local sum = ARGV[16]
     if loops > 0 and tonumber(redis.call('HGET', KEYS[7], sum) or '0') >= loops then
       skipped = 'loop'
-      reply['status'], reply['error_code'], reply['error_title'] = 'skipped', 'loop', ARGV[14]
+      status = 'skipped'
+      add('error_code', 'loop')
+      add('error_title', ARGV[14])
     elseif limit > 0 then
       -- Sliding window: the replies sent in the 60 s before now, whatever the minute.
       redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 60000)
       if redis.call('ZCARD', KEYS[5]) >= limit then
         skipped = 'rate_limited'
-        reply['status'], reply['error_code'], reply['error_title'] = 'skipped', 'rate_limited', ARGV[10]
+        status = 'skipped'
+        add('error_code', 'rate_limited')
+        add('error_title', ARGV[10])
         redis.call('HINCRBY', KEYS[1], 'rate_limited', 1)
       else
         redis.call('ZADD', KEYS[5], now, ARGV[6])
@@ -93,15 +92,21 @@ if ARGV[4] ~= '' then
     end
     if skipped == '' and ARGV[15] ~= '' then
       local sep = string.find(ARGV[15], '|', 1, true)
-      reply['status'], reply['encoding'], reply['parts'] = 'sending', string.sub(ARGV[15], 1, sep - 1), string.sub(ARGV[15], sep + 1)
-      reply['send_attempts'], reply['updated'] = '1', ARGV[11]
+      status = 'sending'
+      add('encoding', string.sub(ARGV[15], 1, sep - 1))
+      add('parts', string.sub(ARGV[15], sep + 1))
+      add('send_attempts', '1')
+      add('updated', ARGV[11])
     end
   end
-  hset(KEYS[4], reply, nil)
+  add('status', status)
+  redis.call('HSET', KEYS[4], unpack(reply))
   redis.call('EXPIRE', KEYS[4], ttl)
-  redis.call('RPUSH', KEYS[2], ARGV[5], ARGV[6])
+  n = redis.call('RPUSH', KEYS[2], ARGV[5], ARGV[6])
 else
-  redis.call('RPUSH', KEYS[2], ARGV[5])
+  n = redis.call('RPUSH', KEYS[2], ARGV[5])
 end
-redis.call('LTRIM', KEYS[2], -tonumber(ARGV[7]), -1)
+if n > tonumber(ARGV[7]) then
+  redis.call('LTRIM', KEYS[2], -tonumber(ARGV[7]), -1)
+end
 return {'ok', ver, skipped}

@@ -12,7 +12,9 @@ package store
 
 import (
 	"context"
+	"crypto/sha1" //nolint:gosec // names a reply text in the loop guard's hash, as redis.sha1hex did: no security
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	json "github.com/go-json-experiment/json/v1"
@@ -291,22 +293,6 @@ const (
 // idempotent, written on every attempt whatever the script answers, so a redelivery after a failed round trip
 // completes them.
 func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
-	msgFields, err := json.Marshal(encodeMessage(c.Message))
-	if err != nil {
-		return CommitResult{}, fmt.Errorf("commit: %w", err)
-	}
-	replyFields := []byte("")
-	replyKey := s.msgKey(c.Key, "-")
-	if c.Reply != nil {
-		if replyFields, err = json.Marshal(encodeMessage(*c.Reply)); err != nil {
-			return CommitResult{}, fmt.Errorf("commit: %w", err)
-		}
-		replyKey = s.msgKey(c.Key, c.Reply.ID)
-	}
-	convFields, err := json.Marshal(encodeConversation(c.Conversation))
-	if err != nil {
-		return CommitResult{}, fmt.Errorf("commit: %w", err)
-	}
 	now := c.Now
 	if now.IsZero() {
 		now = time.Now()
@@ -318,15 +304,36 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	if _, clustered := s.rdb.(*redis.ClusterClient); c.LegacyID != "" && !clustered {
 		legacyKey = s.legacyMsgKey(c.LegacyID)
 	}
+	replyKey, sending, textSum := s.msgKey(c.Key, "-"), "", ""
+	if c.Reply != nil {
+		replyKey = s.msgKey(c.Key, c.Reply.ID)
+		if c.Sending != nil {
+			sending = c.Sending.Encoding + "|" + strconv.Itoa(c.Sending.Parts)
+		}
+		if s.o.LoopRepeats > 0 {
+			sum := sha1.Sum([]byte(c.Reply.Text))
+			textSum = hex.EncodeToString(sum[:])
+		}
+	}
 	keys := []string{s.convKey(c.Key), s.histKey(c.Key), msgKey, replyKey,
 		s.o.Prefix + ":replies:{" + c.Key.member() + "}", legacyKey, s.o.Prefix + ":loop:{" + c.Key.member() + "}"}
-	args := []any{c.ExpectVersion, string(convFields), string(msgFields), string(replyFields),
-		c.Message.ID, replyID(c.Reply), s.o.HistoryLimit, int64(s.o.MessageTTL / time.Second),
-		s.o.RepliesPerMinute, RateLimitedTitle, now.UnixMilli(), max(s.o.LoopRepeats, 0),
-		int64(s.o.LoopWindow / time.Second), LoopTitle, ""}
-	if c.Sending != nil && c.Reply != nil {
-		args[len(args)-1] = c.Sending.Encoding + "|" + strconv.Itoa(c.Sending.Parts)
+	// The script's ARGV: 16 values, then the records' fields as pairs (commit.lua says which is which).
+	args := make([]any, 16, 16+2*(8+14+14))
+	args = encodeConversation(c.Conversation).appendPairs(args)
+	nConv := len(args) - 16
+	msg := encodeMessage(c.Message)
+	if c.Reply != nil {
+		msg.ReplyID = c.Reply.ID
 	}
+	args = msg.appendPairs(args, "committed", "1")
+	nMsg := len(args) - 16 - nConv
+	if c.Reply != nil {
+		args = encodeMessage(*c.Reply).appendPairs(args)
+	}
+	nReply := len(args) - 16 - nConv - nMsg
+	copy(args, []any{c.ExpectVersion, nConv, nMsg, nReply, c.Message.ID, replyID(c.Reply), s.o.HistoryLimit,
+		int64(s.o.MessageTTL / time.Second), s.o.RepliesPerMinute, RateLimitedTitle, now.UnixMilli(),
+		max(s.o.LoopRepeats, 0), int64(s.o.LoopWindow / time.Second), LoopTitle, sending, textSum})
 	exec := func() (*redis.Cmd, error) {
 		var cmd *redis.Cmd
 		var all []redis.Cmder
@@ -640,17 +647,22 @@ func (s *Store) History(ctx context.Context, k Key, limit int) ([]Message, error
 	return out, nil
 }
 
-// conversationFields is a conversation as the commit script writes it: each field one hash field. A struct,
-// not a map, so encoding it is neither sorted nor reflected over a map.
+// conversationFields is a conversation as the commit script writes it: each field one hash field.
 type conversationFields struct {
-	TakenOver string `json:"taken_over"`
-	State     string `json:"state"`
-	Count     string `json:"count"`
-	Created   string `json:"created"`
-	Updated   string `json:"updated"`
-	Vars      string `json:"vars"`
-	OptedOut  string `json:"opted_out"`
-	Flow      string `json:"flow"`
+	TakenOver string
+	State     string
+	Count     string
+	Created   string
+	Updated   string
+	Vars      string
+	OptedOut  string
+	Flow      string
+}
+
+// appendPairs appends f's fields to args as name, value pairs, as the commit script writes them.
+func (f conversationFields) appendPairs(args []any) []any {
+	return append(args, "taken_over", f.TakenOver, "state", f.State, "count", f.Count, "created", f.Created,
+		"updated", f.Updated, "vars", f.Vars, "opted_out", f.OptedOut, "flow", f.Flow)
 }
 
 func encodeConversation(c conversation.Conversation) conversationFields {
@@ -705,23 +717,40 @@ func decodeConversation(h map[string]string) (conversation.Conversation, int64, 
 	return c, ver, true
 }
 
-// messageFields is a message record as written to its hash (by the commit script from its JSON, or by HSET
+// messageFields is a message record as written to its hash (by the commit script from its pairs, or by HSET
 // from its redis tags): the empty optional fields are left out.
 type messageFields struct {
-	ID         string `json:"id" redis:"id"`
-	Dir        string `json:"dir" redis:"dir"`
-	Our        string `json:"our" redis:"our"`
-	User       string `json:"user" redis:"user"`
-	Text       string `json:"text" redis:"text"`
-	Status     string `json:"status" redis:"status"`
-	Created    string `json:"created" redis:"created"`
-	Updated    string `json:"updated" redis:"updated"`
-	ReplyTo    string `json:"reply_to,omitempty" redis:"reply_to,omitempty"`
-	ReplyID    string `json:"reply_id,omitempty" redis:"reply_id,omitempty"`
-	TelnyxID   string `json:"telnyx_id,omitempty" redis:"telnyx_id,omitempty"`
-	ErrorCode  string `json:"error_code,omitempty" redis:"error_code,omitempty"`
-	ErrorTitle string `json:"error_title,omitempty" redis:"error_title,omitempty"`
-	Media      string `json:"media,omitempty" redis:"media,omitempty"`
+	ID         string `redis:"id"`
+	Dir        string `redis:"dir"`
+	Our        string `redis:"our"`
+	User       string `redis:"user"`
+	Text       string `redis:"text"`
+	Status     string `redis:"status"`
+	Created    string `redis:"created"`
+	Updated    string `redis:"updated"`
+	ReplyTo    string `redis:"reply_to,omitempty"`
+	ReplyID    string `redis:"reply_id,omitempty"`
+	TelnyxID   string `redis:"telnyx_id,omitempty"`
+	ErrorCode  string `redis:"error_code,omitempty"`
+	ErrorTitle string `redis:"error_title,omitempty"`
+	Media      string `redis:"media,omitempty"`
+}
+
+// appendPairs appends f's fields to args as name, value pairs: the optional ones only when set (as HSET of
+// the struct writes them), then extra, then the status, last, where the commit script looks for it.
+func (f messageFields) appendPairs(args []any, extra ...string) []any {
+	args = append(args, "id", f.ID, "dir", f.Dir, "our", f.Our, "user", f.User, "text", f.Text,
+		"created", f.Created, "updated", f.Updated)
+	for _, o := range [...][2]string{{"reply_to", f.ReplyTo}, {"reply_id", f.ReplyID}, {"telnyx_id", f.TelnyxID},
+		{"error_code", f.ErrorCode}, {"error_title", f.ErrorTitle}, {"media", f.Media}} {
+		if o[1] != "" {
+			args = append(args, o[0], o[1])
+		}
+	}
+	for _, e := range extra {
+		args = append(args, e)
+	}
+	return append(args, "status", f.Status)
 }
 
 func encodeMessage(m Message) messageFields {

@@ -119,6 +119,34 @@ func TestCommitConflict(t *testing.T) {
 	}
 }
 
+// A queued send's commit marks the record the ingress wrote as committed and keeps its status, whatever the
+// committing worker last read: the status is the sending's to move, not the commit's.
+func TestCommitOfAQueuedSendKeepsItsStatus(t *testing.T) {
+	s, _ := newStore(t)
+	send := store.Message{ID: "snd_1", Our: k.Our, User: k.User, Text: "Your order shipped", CreatedAt: t0}
+	if err := s.QueueSend(ctx, send); err != nil {
+		t.Fatal(err)
+	}
+	l, err := s.Load(ctx, k, "snd_1", "")
+	if err != nil || l.Message == nil || l.Message.Status != store.StatusQueued {
+		t.Fatalf("queued send: %+v %v", l.Message, err)
+	}
+	// The status moves after the worker's read (here a receipt's way of moving it).
+	if err := s.UpdateMessage(ctx, "snd_1", store.Update{Key: k, Status: store.StatusSent, TelnyxID: "tx-9"}); err != nil {
+		t.Fatal(err)
+	}
+	stale := *l.Message
+	c := conversation.New(t0)
+	c.MessageCount = 1
+	if _, err := s.Apply(ctx, store.Commit{Key: k, ExpectVersion: l.Version, Conversation: c, Message: stale}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.GetMessage(ctx, "snd_1")
+	if err != nil || m.Status != store.StatusSent || !m.Committed || m.TelnyxID != "tx-9" || m.Text != send.Text {
+		t.Fatalf("committed send: %+v %v; want status sent, committed, telnyx id and text kept", m, err)
+	}
+}
+
 func TestUpdateAndTelnyxIndex(t *testing.T) {
 	s, _ := newStore(t)
 	if _, _, err := step(t, s, "m1", "hi"); err != nil {
