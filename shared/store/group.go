@@ -11,10 +11,10 @@ import (
 
 // group sends the hot path's round trips of concurrent callers (a worker's conversations, each committing or
 // recording a send) to Redis together: a call that finds a batch in flight waits for it to return and goes
-// out with the others that queued meanwhile, as one pipeline. Alone, a call goes out at once, so nothing
-// waits for a batch to fill; under load, one write and one read (and, with appendfsync always, one fsync)
-// serve a whole batch instead of one call. It is a group commit: every call's commands still run as that
-// call queued them, and each reads only its own replies.
+// out with the others that queued meanwhile, as one pipeline. Alone, a call goes out at once, from its own
+// goroutine, so nothing waits for a batch to fill or for the flusher to wake; under load, one write and one
+// read (and, with appendfsync always, one fsync) serve a whole batch instead of one call. It is a group
+// commit: every call's commands still run as that call queued them, and each reads only its own replies.
 type group struct {
 	rdb redis.UniversalClient
 
@@ -42,7 +42,6 @@ const maxGroup = 256
 // after an error of ctx), the commands add queued hold their replies. It returns ctx's error if ctx ends first;
 // the commands may still run, as a call whose answer was lost.
 func (g *group) do(ctx context.Context, add func(redis.Pipeliner)) error {
-	c := groupCall{add: add, done: make(chan struct{})}
 	g.start.Do(func() {
 		g.kick = make(chan struct{}, 1)
 		// The batch outlives any one caller, whose context it must not inherit: a caller that gives up
@@ -50,11 +49,23 @@ func (g *group) do(ctx context.Context, add func(redis.Pipeliner)) error {
 		go g.flusher()
 	})
 	g.mu.Lock()
-	g.queue = append(g.queue, c)
 	if !g.running {
+		// Nothing in flight, so nothing queued: this call is a batch of its own, holding only its own
+		// commands, and may run under its own context. Calls made meanwhile queue for the flusher.
 		g.running = true
-		g.kick <- struct{}{} // never blocks: only the call that sets running sends, and the flusher takes it
+		g.mu.Unlock()
+		g.run(ctx, []groupCall{{add: add}})
+		g.mu.Lock()
+		if len(g.queue) == 0 {
+			g.running = false
+		} else {
+			g.kick <- struct{}{} // never blocks: see below
+		}
+		g.mu.Unlock()
+		return ctx.Err()
 	}
+	c := groupCall{add: add, done: make(chan struct{})}
+	g.queue = append(g.queue, c)
 	g.mu.Unlock()
 	select {
 	case <-c.done:
@@ -64,7 +75,8 @@ func (g *group) do(ctx context.Context, add func(redis.Pipeliner)) error {
 	}
 }
 
-// flusher runs the batches each kick finds waiting.
+// flusher runs the batches each kick finds waiting. Only the call that ends an inline batch with calls queued
+// behind it kicks, while running stays set, so a kick never finds another in the channel.
 func (g *group) flusher() {
 	for range g.kick {
 		g.flush()
@@ -87,17 +99,22 @@ func (g *group) flush() {
 			g.queue = nil
 		}
 		g.mu.Unlock()
-		ctx, cancel := context.WithTimeout(context.Background(), groupTimeout)
-		pipe := g.rdb.Pipeline()
-		for _, c := range batch {
-			c.add(pipe)
-		}
-		_, _ = pipe.Exec(ctx) // every command holds its own reply or error: each caller reads its own
-		cancel()
+		g.run(context.Background(), batch)
 		for _, c := range batch {
 			close(c.done)
 		}
 	}
+}
+
+// run sends the commands of batch as one pipeline, within groupTimeout of ctx.
+func (g *group) run(ctx context.Context, batch []groupCall) {
+	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
+	defer cancel()
+	pipe := g.rdb.Pipeline()
+	for _, c := range batch {
+		c.add(pipe)
+	}
+	_, _ = pipe.Exec(ctx) // every command holds its own reply or error: each caller reads its own
 }
 
 // firstErr is the first error among cmds, a missing key (redis.Nil) not counted.

@@ -125,3 +125,23 @@ func TestGroupCallerGivesUpWithItsContext(t *testing.T) {
 		t.Fatalf("later call: %v %q", err, ping.Val())
 	}
 }
+
+// A call alone is sent from its own goroutine under its own context: cancelled, it returns the context's error
+// with its commands holding it, and the group goes on.
+func TestGroupCallAloneRunsUnderItsContext(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { _ = rdb.Close() })
+	g := &group{rdb: rdb}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var ping *redis.StatusCmd
+	if err := g.do(ctx, func(p redis.Pipeliner) { ping = p.Ping(ctx) }); !errors.Is(err, context.Canceled) || !errors.Is(ping.Err(), context.Canceled) {
+		t.Fatalf("cancelled call: %v, its command %v; want context.Canceled for both", err, ping.Err())
+	}
+	for i := range 3 {
+		if err := g.do(context.Background(), func(p redis.Pipeliner) { ping = p.Ping(context.Background()) }); err != nil || ping.Val() != "PONG" {
+			t.Fatalf("call %d after it: %v %q", i, err, ping.Val())
+		}
+	}
+}
