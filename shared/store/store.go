@@ -317,23 +317,22 @@ func (s *Store) Apply(ctx context.Context, c Commit) (CommitResult, error) {
 	}
 	keys := []string{s.convKey(c.Key), s.histKey(c.Key), msgKey, replyKey,
 		s.o.Prefix + ":replies:{" + c.Key.member() + "}", legacyKey, s.o.Prefix + ":loop:{" + c.Key.member() + "}"}
-	// The script's ARGV: 16 values, then the records' fields as pairs (commit.lua says which is which).
-	args := make([]any, 16, 16+2*(8+14+14))
-	args = encodeConversation(c.Conversation).appendPairs(args)
-	nConv := len(args) - 16
+	// The records' fields as pairs (room for all of each); the script's ARGV puts its scalars before them.
+	pairs := encodeConversation(c.Conversation).appendPairs(make([]any, 0, 2*(8+15+14)))
+	nConv := len(pairs)
 	msg := encodeMessage(c.Message)
 	if c.Reply != nil {
 		msg.ReplyID = c.Reply.ID
 	}
-	args = msg.appendPairs(args, "committed", "1")
-	nMsg := len(args) - 16 - nConv
+	pairs = msg.appendPairs(pairs, "committed", "1")
+	nMsg := len(pairs) - nConv
 	if c.Reply != nil {
-		args = encodeMessage(*c.Reply).appendPairs(args)
+		pairs = encodeMessage(*c.Reply).appendPairs(pairs)
 	}
-	nReply := len(args) - 16 - nConv - nMsg
-	copy(args, []any{c.ExpectVersion, nConv, nMsg, nReply, c.Message.ID, replyID(c.Reply), s.o.HistoryLimit,
+	nReply := len(pairs) - nConv - nMsg
+	args := append([]any{c.ExpectVersion, nConv, nMsg, nReply, c.Message.ID, replyID(c.Reply), s.o.HistoryLimit,
 		int64(s.o.MessageTTL / time.Second), s.o.RepliesPerMinute, RateLimitedTitle, now.UnixMilli(),
-		max(s.o.LoopRepeats, 0), int64(s.o.LoopWindow / time.Second), LoopTitle, sending, textSum})
+		max(s.o.LoopRepeats, 0), int64(s.o.LoopWindow / time.Second), LoopTitle, sending, textSum}, pairs...)
 	exec := func() (*redis.Cmd, error) {
 		var cmd *redis.Cmd
 		var all []redis.Cmder
