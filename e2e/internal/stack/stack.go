@@ -256,6 +256,32 @@ func portFree(port int) error {
 	return l.Close()
 }
 
+// NATSProc is a stack's NATS server, not yet started: JetStream on, its data in dir/name, listening on
+// 127.0.0.1:port with monitoring on monitor. It returns the server's client URL too.
+func NATSProc(bins Binaries, dir, name string, port, monitor int) (*Proc, string, error) {
+	data := filepath.Join(dir, name)
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return nil, "", err
+	}
+	// /healthz turns 200 only once JetStream has recovered its streams.
+	return &Proc{Name: name, Path: bins.NATS, Dir: dir, Args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port),
+		"-m", strconv.Itoa(monitor), "-js", "-sd", data},
+		ready: httpReady("http://127.0.0.1:" + strconv.Itoa(monitor) + "/healthz")}, "nats://127.0.0.1:" + strconv.Itoa(port), nil
+}
+
+// RedisProc is a stack's Redis server, not yet started: an append-only file fsynced at every write
+// (appendfsync always), no snapshots, its data in dir/name, listening on 127.0.0.1:port. It returns the
+// server's URL too.
+func RedisProc(dir, name string, port int) (*Proc, string, error) {
+	data := filepath.Join(dir, name)
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return nil, "", err
+	}
+	return &Proc{Name: name, Path: "redis-server", Dir: dir, Args: []string{"--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1", "--dir", data, "--appendonly", "yes", "--appendfsync", "always",
+		"--save", ""}, ready: tcpReady("127.0.0.1:" + strconv.Itoa(port))}, "redis://127.0.0.1:" + strconv.Itoa(port) + "/0", nil
+}
+
 // Start starts every process in dependency order and waits until each is ready.
 func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
 	o = o.withDefaults()
@@ -289,24 +315,15 @@ func Start(ctx context.Context, bins Binaries, o Options) (*Stack, error) {
 		}
 	}
 	if s.NATSURL == "" {
-		s.NATSURL = "nats://127.0.0.1:" + strconv.Itoa(ports.NATS)
-		if err := os.MkdirAll(filepath.Join(dir, "nats"), 0o755); err != nil {
+		if s.NATS, s.NATSURL, err = NATSProc(bins, dir, "nats", ports.NATS, ports.NATSMonitor); err != nil {
 			return nil, err
 		}
-		// /healthz turns 200 only once JetStream has recovered its streams.
-		s.NATS = &Proc{Name: "nats", Path: bins.NATS, Dir: dir, Args: []string{"-a", "127.0.0.1", "-p", strconv.Itoa(ports.NATS),
-			"-m", strconv.Itoa(ports.NATSMonitor), "-js", "-sd", filepath.Join(dir, "nats")},
-			ready: httpReady("http://127.0.0.1:" + strconv.Itoa(ports.NATSMonitor) + "/healthz")}
 		procs = append(procs, s.NATS)
 	}
 	if s.RedisURL == "" {
-		s.RedisURL = "redis://127.0.0.1:" + strconv.Itoa(ports.Redis) + "/0"
-		if err := os.MkdirAll(filepath.Join(dir, "redis"), 0o755); err != nil {
+		if s.Redis, s.RedisURL, err = RedisProc(dir, "redis", ports.Redis); err != nil {
 			return nil, err
 		}
-		s.Redis = &Proc{Name: "redis", Path: "redis-server", Dir: dir, Args: []string{"--port", strconv.Itoa(ports.Redis),
-			"--bind", "127.0.0.1", "--dir", filepath.Join(dir, "redis"), "--appendonly", "yes", "--appendfsync", "always",
-			"--save", ""}, ready: tcpReady("127.0.0.1:" + strconv.Itoa(ports.Redis))}
 		procs = append(procs, s.Redis)
 	}
 	s.Sandbox = &Proc{Name: "sandbox", Path: bins.Sandbox, Dir: dir, Args: []string{"serve"},
