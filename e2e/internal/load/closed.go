@@ -29,14 +29,16 @@ const (
 	procTuned = "tuned"
 )
 
-// ClosedStep is the closed-loop scenario: the same load against the two reference servers and against this
+// ClosedStep is the closed-loop scenario: the same load against the two reference servers, the floor and this
 // project, run after run, side by side.
 type ClosedStep struct {
 	Clients int `json:"clients"`
 	Workers int `json:"workers"`
-	// Naive, Tuned and SMSConv are the medians of each system's runs; Runs all of them, in the order run.
+	// Naive, Tuned, Floor and SMSConv are the medians of each system's runs; Runs all of them, in the order
+	// run. Floor counts NATS and Redis only.
 	Naive   ClosedRun   `json:"naive"`
 	Tuned   ClosedRun   `json:"tuned"`
+	Floor   ClosedRun   `json:"floor"`
 	SMSConv ClosedRun   `json:"smsconv"`
 	Runs    []ClosedRun `json:"runs"`
 	// Ratio is the median over the runs of smsconv's replies/s over the naive server's, each pair measured
@@ -45,12 +47,16 @@ type ClosedStep struct {
 	RatioTuned float64 `json:"replies_ratio_tuned"`
 }
 
-// medians are the systems' medians, in the order run; a report of an older harness has no tuned server.
+// medians are the systems' medians, in the order run; a report of an older harness may have no tuned server
+// and no floor.
 func (c *ClosedStep) medians() []ClosedRun {
-	if c.Tuned.Replies == 0 {
-		return []ClosedRun{c.Naive, c.SMSConv}
+	out := []ClosedRun{c.Naive}
+	for _, m := range []ClosedRun{c.Tuned, c.Floor} {
+		if m.Replies > 0 {
+			out = append(out, m)
+		}
 	}
-	return []ClosedRun{c.Naive, c.Tuned, c.SMSConv}
+	return append(out, c.SMSConv)
 }
 
 // ClosedRun is one closed-loop run of one system.
@@ -95,21 +101,27 @@ func (r *runner) closedLoop(ctx context.Context) error {
 		return fmt.Errorf("closed-loop scenario: %w", err)
 	}
 	defer tuned.Stop(10 * time.Second)
+	fl, err := startFloor(ctx, r.c.Bins, e.s.Dir(), r.c.Partitions, e.s.OurNumber, waiters)
+	if err != nil {
+		return fmt.Errorf("closed-loop scenario: %w", err)
+	}
+	defer fl.stop()
 
 	cl := &closedClients{n: r.c.ClosedClients, our: e.s.OurNumber, sign: e.client.Sign, waiters: waiters,
 		http: newGenerator("").client, users: &r.users}
 	defer cl.http.CloseIdleConnections()
 	systems := []struct {
 		name string
-		url  string
+		send closedSend
 		cpu  func() cpuSnapshot
 	}{
-		{SystemNaive, naiveURL + "/webhooks/sms", func() cpuSnapshot { return snapshotProcs(map[string]*stack.Proc{procNaive: naive}) }},
-		{SystemTuned, tunedURL + "/webhooks/sms", func() cpuSnapshot { return snapshotProcs(map[string]*stack.Proc{procTuned: tuned}) }},
-		{SystemSMSConv, e.s.IngressURL + "/webhooks/sms", func() cpuSnapshot { return snapshotCPU(e.s) }},
+		{SystemNaive, cl.webhook(naiveURL + "/webhooks/sms"), func() cpuSnapshot { return snapshotProcs(map[string]*stack.Proc{procNaive: naive}) }},
+		{SystemTuned, cl.webhook(tunedURL + "/webhooks/sms"), func() cpuSnapshot { return snapshotProcs(map[string]*stack.Proc{procTuned: tuned}) }},
+		{SystemFloor, fl.send, fl.cpu},
+		{SystemSMSConv, cl.webhook(e.s.IngressURL + "/webhooks/sms"), func() cpuSnapshot { return snapshotCPU(e.s) }},
 	}
 	for _, s := range systems {
-		if _, err := cl.run(ctx, s.url, r.c.Warmup); err != nil {
+		if _, err := cl.run(ctx, s.send, r.c.Warmup); err != nil {
 			return fmt.Errorf("closed-loop warm-up of %s: %w", s.name, err)
 		}
 	}
@@ -126,8 +138,9 @@ func (r *runner) closedLoop(ctx context.Context) error {
 				return ctx.Err()
 			}
 			fake.Reset()
+			settle(ctx)
 			cpu0 := s.cpu()
-			res, err := cl.run(ctx, s.url, r.c.Duration)
+			res, err := cl.run(ctx, s.send, r.c.Duration)
 			if err != nil {
 				return fmt.Errorf("closed-loop run of %s: %w", s.name, err)
 			}
@@ -148,10 +161,29 @@ func (r *runner) closedLoop(ctx context.Context) error {
 		ratiosTuned = append(ratiosTuned, ratio(pair[SystemSMSConv], pair[SystemTuned]))
 	}
 	step.Naive, step.Tuned = medianClosed(byName[SystemNaive]), medianClosed(byName[SystemTuned])
+	step.Floor = medianClosed(byName[SystemFloor])
 	step.SMSConv = medianClosed(byName[SystemSMSConv])
 	step.Ratio, step.RatioTuned = round(median(ratios), 2), round(median(ratiosTuned), 2)
 	r.rep.Closed = &step
 	return nil
+}
+
+// settle waits, for at most 10 s, until the machine is nearly idle (under a tenth of a core over a quarter
+// of a second), so that what one system's run left going, such as a server's append-only-file rewrite or a
+// store's compaction, is not charged to the next system's run.
+func settle(ctx context.Context) {
+	const step = 250 * time.Millisecond
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
+		b0, err := machineBusy()
+		if err != nil {
+			return
+		}
+		time.Sleep(step)
+		b1, err := machineBusy()
+		if err != nil || b1-b0 < step/10 {
+			return
+		}
+	}
 }
 
 // startNaive builds (once) and starts a reference server of the variant, named name, sending through the
@@ -194,9 +226,8 @@ type closedClients struct {
 // replyTimeout bounds the wait for one reply; a client that waits this long counts an error and goes on.
 const replyTimeout = 10 * time.Second
 
-// run runs the clients against url for d and returns what they saw.
-func (c *closedClients) run(ctx context.Context, url string, d time.Duration) (ClosedRun, error) {
-	gen := &generator{client: c.http, url: url}
+// run runs the clients, each handing its messages to send, for d and returns what they saw.
+func (c *closedClients) run(ctx context.Context, send closedSend, d time.Duration) (ClosedRun, error) {
 	start := time.Now()
 	deadline := start.Add(d)
 	var (
@@ -209,7 +240,7 @@ func (c *closedClients) run(ctx context.Context, url string, d time.Duration) (C
 	for range c.n {
 		wg.Go(func() {
 			for time.Now().Before(deadline) && ctx.Err() == nil {
-				took, err := c.one(ctx, gen)
+				took, err := c.one(ctx, send)
 				mu.Lock()
 				if err != nil {
 					errs++
@@ -231,19 +262,31 @@ func (c *closedClients) run(ctx context.Context, url string, d time.Duration) (C
 	return res, nil
 }
 
+// closedSend hands one new user's message, numbered id, to a system; the client then waits for its reply.
+type closedSend func(ctx context.Context, user, id string, now time.Time) error
+
+// webhook is the closedSend of a system behind url: a signed webhook, which must be answered 200.
+func (c *closedClients) webhook(url string) closedSend {
+	gen := &generator{client: c.http, url: url}
+	return func(ctx context.Context, user, id string, now time.Time) error {
+		body := stack.Inbound("e"+id, "m"+id, user, c.our, "hello", now)
+		if status := gen.send(ctx, request{body: body, header: c.sign(body, now)}); status != http.StatusOK {
+			return fmt.Errorf("webhook answered %d", status)
+		}
+		return nil
+	}
+}
+
 // one sends one new user's "hello" and waits for the reply at the fake Telnyx.
-func (c *closedClients) one(ctx context.Context, gen *generator) (time.Duration, error) {
+func (c *closedClients) one(ctx context.Context, send closedSend) (time.Duration, error) {
 	u := c.users.Add(1)
 	user := closedUser(u)
 	id := "cl" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + "-" + strconv.FormatInt(u, 36)
-	now := time.Now()
-	body := stack.Inbound("e"+id, "m"+id, user, c.our, "hello", now)
 	replied := c.waiters.add(user)
 	defer c.waiters.remove(user)
 	start := time.Now()
-	status := gen.send(ctx, request{body: body, header: c.sign(body, now)})
-	if status != http.StatusOK {
-		return 0, fmt.Errorf("webhook answered %d", status)
+	if err := send(ctx, user, id, start); err != nil {
+		return 0, err
 	}
 	t := time.NewTimer(replyTimeout)
 	defer t.Stop()

@@ -1,8 +1,10 @@
 // Package load is the load harness behind `make bench`. It runs the whole system as real processes (the stack
 // package) and measures four scenarios. The closed-loop scenario puts it beside two single-process reference
-// servers (package naive: one on the standard library only, one on this project's code): a few clients each
-// send a new user's signed "hello" and wait for the reply at a zero-latency fake Telnyx before sending the
-// next, and the replies per second and CPU per reply of every process are compared, run after run. The other three offer open-loop load (pre-signed webhooks at a fixed
+// servers (package naive: one on the standard library only, one on this project's code) and beside a floor,
+// the stack's NATS and Redis alone doing one message's essential work (floor.go): a few clients each send a
+// new user's signed "hello" and wait for the reply at a zero-latency fake Telnyx before sending the next, and
+// the replies per second and CPU per reply of every process are compared, run after run. The other three
+// offer open-loop load (pre-signed webhooks at a fixed
 // rate from many simulated users, whatever the answers, each latency measured from the time the request was
 // due): the ingress alone, the whole path from webhook to the reply at the fake Telnyx with 1, 2 and 4 workers,
 // and a slow Telnyx (200 ms per send) with many conversations. It prints a table and writes JSON, a Markdown

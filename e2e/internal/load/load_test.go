@@ -58,10 +58,10 @@ func TestShortRunOfEveryScenario(t *testing.T) {
 			t.Errorf("step %d workers %v/s: %d replies, %d missing, %d duplicate", s.Workers, s.OfferedRPS, m.Replies, m.Missing, m.DuplicateReplies)
 		}
 	}
-	// The closed loop: the three systems answered every request with the dialog's reply, from every process
-	// measured.
-	if cl := r.Closed; cl == nil || len(cl.Runs) != 3*c.Runs {
-		t.Fatalf("closed-loop step %+v, want %d runs", cl, 3*c.Runs)
+	// The closed loop: the four systems answered every request (the floor counts a message once it is
+	// committed and acked), from every process measured.
+	if cl := r.Closed; cl == nil || len(cl.Runs) != 4*c.Runs {
+		t.Fatalf("closed-loop step %+v, want %d runs", cl, 4*c.Runs)
 	}
 	for _, m := range r.Closed.Runs {
 		if m.Replies == 0 || m.Errors != 0 || m.SystemCPUPerReplyUS <= 0 {
@@ -76,6 +76,9 @@ func TestShortRunOfEveryScenario(t *testing.T) {
 	}
 	if m := r.Closed.Tuned.CPUPerReplyUS; len(m) != 1 || m[procTuned] <= 0 {
 		t.Errorf("tuned CPU by process %v: want the tuned server alone", m)
+	}
+	if m := r.Closed.Floor.CPUPerReplyUS; len(m) != 2 || m[procNATS] <= 0 || m[procRedis] <= 0 {
+		t.Errorf("floor CPU by process %v: want NATS and Redis alone", m)
 	}
 	if r.Closed.Ratio <= 0 || r.Closed.RatioTuned <= 0 {
 		t.Errorf("ratios %v, %v", r.Closed.Ratio, r.Closed.RatioTuned)

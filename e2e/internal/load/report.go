@@ -225,6 +225,12 @@ func targets(r *Report) []Target {
 				Measured: fmt.Sprintf("%.2fx (%.0f vs %.0f replies/s); the tuned toy %.0f µs per reply", c.RatioTuned,
 					c.SMSConv.RepliesPerSec, c.Tuned.RepliesPerSec, c.Tuned.SystemCPUPerReplyUS)})
 		}
+		if f := c.Floor; f.Replies > 0 {
+			// No goal: a measured floor under what NATS and Redis cost smsconv, beside the toy's whole cost.
+			out = append(out, Target{Name: "closed-loop floor: NATS and Redis alone (no goal)", Goal: "-",
+				Measured: fmt.Sprintf("%.0f µs per message (%s), %.2fx the naive server's whole %.0f µs per reply", f.SystemCPUPerReplyUS,
+					byProcess(f.CPUPerReplyUS), ratio(f.SystemCPUPerReplyUS, c.Naive.SystemCPUPerReplyUS), c.Naive.SystemCPUPerReplyUS)})
+		}
 		out = append(out, Target{Name: "closed-loop CPU per reply, all processes",
 			Goal:     fmt.Sprintf("<= %d µs", goalCPUPerReply),
 			Measured: fmt.Sprintf("%.0f µs (%s); the naive server %.0f µs", c.SMSConv.SystemCPUPerReplyUS, byProcess(c.SMSConv.CPUPerReplyUS), c.Naive.SystemCPUPerReplyUS),
@@ -414,7 +420,7 @@ func (r *Report) WriteMarkdown(path, svgName string) error {
 		}
 	}
 	if c := r.Closed; c != nil {
-		fmt.Fprintf(&b, "\n## Closed loop, beside a naive server\n\n%d clients; each sends a new user's signed \"hello\" and waits for the reply at a zero-latency fake Telnyx (in the load tool) before the next. The reference servers (`e2e/internal/naive`) verify, step the dialog in a map and send inline: no queue, no durability. `naive` is written with the standard library only (crypto/ed25519, encoding/json, net/http's default transport); `tuned` is the same server on this project's verifier, decoder and Telnyx client. smsconv runs NATS, Redis, the ingress and %d workers. Medians of %d runs each, run in turn; a ratio is the median over the runs.\n\n", c.Clients, c.Workers, len(c.Runs)/len(c.medians()))
+		fmt.Fprintf(&b, "\n## Closed loop, beside a naive server\n\n%d clients; each sends a new user's signed \"hello\" and waits for the reply at a zero-latency fake Telnyx (in the load tool) before the next. The reference servers (`e2e/internal/naive`) verify, step the dialog in a map and send inline: no queue, no durability. `naive` is written with the standard library only (crypto/ed25519, encoding/json, net/http's default transport); `tuned` is the same server on this project's verifier, decoder and Telnyx client. `floor` is the stack's NATS and Redis alone, driven from the load tool: one publish with its deduplication id and acknowledgement, one delivery, the commit and the ack per message; only the two servers' CPU counts. smsconv runs NATS, Redis, the ingress and %d workers. Medians of %d runs each, run in turn; a ratio is the median over the runs.\n\n", c.Clients, c.Workers, len(c.Runs)/len(c.medians()))
 		b.WriteString("| system | replies/s | p50 ms | p99 ms | CPU µs/reply, all processes | by process |\n|---|---:|---:|---:|---:|---|\n")
 		for _, m := range c.medians() {
 			fmt.Fprintf(&b, "| %s | %.0f | %.2f | %.2f | %.0f | %s |\n", m.System, m.RepliesPerSec, m.Latency.P50, m.Latency.P99,
