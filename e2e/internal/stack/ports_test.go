@@ -1,40 +1,37 @@
 package stack
 
 import (
-	"context"
-	"errors"
 	"net"
+	"strconv"
 	"testing"
 )
 
-// TestStartRefusesATakenPortBeforeStartingAnything checks the fixed ports first, so a clash leaves no half
-// started stack behind.
-func TestStartRefusesATakenPortBeforeStartingAnything(t *testing.T) {
-	var lc net.ListenConfig
-	l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	taken := l.Addr().(*net.TCPAddr).Port
-	tests := []struct {
-		name  string
-		ports Ports
-	}{
-		{name: "ingress", ports: Ports{Ingress: taken}},
-		{name: "redis", ports: Ports{Redis: taken}},
-		{name: "worker metrics", ports: Ports{WorkerMetrics: taken}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			// The binaries do not exist: reaching them would fail differently.
-			s, err := Start(context.Background(), Binaries{NATS: "/nonexistent"}, Options{Ports: tt.ports, Dir: t.TempDir()})
-			if !errors.Is(err, ErrPortInUse) {
-				if s != nil {
-					s.Close()
-				}
-				t.Fatalf("Start = %v, want ErrPortInUse", err)
+// TestFreePortsAreDistinctBindableAndBelowTheEphemeralRange: no port is handed out twice, a child can bind
+// each, and each is outside the range outgoing connections take their local ports from.
+func TestFreePortsAreDistinctBindableAndBelowTheEphemeralRange(t *testing.T) {
+	lo, hi := listenRange()
+	seen := map[int]bool{}
+	for range 20 {
+		ps, err := freePorts(5)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != 5 {
+			t.Fatalf("%d ports, want 5", len(ps))
+		}
+		for _, p := range ps {
+			if seen[p] {
+				t.Fatalf("port %d handed out twice", p)
 			}
-		})
+			seen[p] = true
+			if hi > lo && (p < lo || p >= hi) {
+				t.Errorf("port %d outside [%d, %d)", p, lo, hi)
+			}
+			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err != nil {
+				t.Fatalf("port %d: %v", p, err)
+			}
+			l.Close()
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -573,7 +574,8 @@ func (p *Proc) CountInLog(s string) int {
 	return bytes.Count(b, []byte(s))
 }
 
-// FreePort is a loopback port nothing listens on now, for a process started outside a stack.
+// FreePort is a loopback port nothing listens on now and not handed out before, for a process started
+// outside a stack.
 func FreePort() (int, error) {
 	ps, err := freePorts(1)
 	if err != nil {
@@ -582,7 +584,13 @@ func FreePort() (int, error) {
 	return ps[0], nil
 }
 
+// freePorts are n loopback ports nothing listens on now, none handed out before by this process. They are
+// chosen below the kernel's ephemeral range when it leaves room: a port from that range can be taken, between
+// the choice and the child's bind, as the local end of any outgoing connection (the load and chaos suites
+// open thousands), and the child then fails with "address already in use".
 func freePorts(n int) ([]int, error) {
+	portsMu.Lock()
+	defer portsMu.Unlock()
 	var out []int
 	var ls []net.Listener
 	defer func() {
@@ -590,16 +598,52 @@ func freePorts(n int) ([]int, error) {
 			l.Close()
 		}
 	}()
-	for range n {
-		var lc net.ListenConfig
-		l, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	lo, hi := listenRange()
+	for tries := 0; len(out) < n; tries++ {
+		addr := "127.0.0.1:0"
+		if hi > lo && tries < 100*n {
+			addr = "127.0.0.1:" + strconv.Itoa(lo+rand.IntN(hi-lo))
 		}
+		var lc net.ListenConfig
+		l, err := lc.Listen(context.Background(), "tcp", addr)
+		if err != nil {
+			if addr == "127.0.0.1:0" {
+				return nil, err
+			}
+			continue // taken: try another
+		}
+		port := l.Addr().(*net.TCPAddr).Port
 		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
+		if handedOut[port] {
+			continue
+		}
+		handedOut[port] = true
+		out = append(out, port)
 	}
 	return out, nil
+}
+
+var (
+	portsMu sync.Mutex
+	// handedOut are the ports freePorts has returned: a child may not have bound one yet.
+	handedOut = map[int]bool{}
+)
+
+// listenRange is [lo, hi): the 12,000 ports below the kernel's ephemeral range, or none (lo == hi) when that
+// range starts too low to leave them above 1024.
+func listenRange() (lo, hi int) {
+	start := 32768 // Linux's default
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if v, err := strconv.Atoi(f[0]); err == nil {
+				start = v
+			}
+		}
+	}
+	if start-12_000 < 1024 {
+		return 0, 0
+	}
+	return start - 12_000, start
 }
 
 func tcpReady(addr string) func(context.Context) error {
