@@ -1,7 +1,8 @@
-// Command naive runs one of the closed-loop benchmark's reference servers (package naive): a single process
-// that verifies, steps the dialog in a map and sends the reply before answering the webhook. -variant stdlib
-// is written with the standard library only; -variant tuned uses this project's verifier, decoder and Telnyx
-// client. The load harness builds and starts them; they are yardsticks, never deployments.
+// Command naive runs one of the benchmark's reference servers (package naive). Two are closed-loop
+// yardsticks, a single process that verifies, steps the dialog in a map and sends the reply before answering
+// the webhook: -variant stdlib is written with the standard library only; -variant tuned uses this project's
+// verifier, decoder and Telnyx client. -variant verifier is the ingress's floor: it only checks the
+// signature and answers. The load harness builds and starts them; they are yardsticks, never deployments.
 //
 //	naive -variant stdlib -addr 127.0.0.1:8099 -telnyx-url http://127.0.0.1:8091/v2 -public-key <base64>
 package main
@@ -31,7 +32,7 @@ func main() {
 }
 
 func run() error {
-	variant := flag.String("variant", "stdlib", "stdlib (the standard library only) or tuned (this project's verifier, decoder and client)")
+	variant := flag.String("variant", "stdlib", "stdlib (the standard library only), tuned (this project's verifier, decoder and client) or verifier (the signature check alone)")
 	addr := flag.String("addr", "127.0.0.1:8099", "listen address")
 	apiURL := flag.String("telnyx-url", "http://127.0.0.1:8091/v2", "Telnyx API base URL (the fake's)")
 	pub := flag.String("public-key", telnyx.DevPublicKey, "Ed25519 public key the webhooks are signed for")
@@ -51,8 +52,10 @@ func run() error {
 		h = naive.Stdlib(keys[0], flow.Default(), *apiURL, apiKey, log)
 	case "tuned":
 		h = naive.Tuned(keys[0], flow.Default(), telnyx.NewClient(telnyx.ClientOptions{BaseURL: *apiURL, APIKey: apiKey}), log)
+	case "verifier":
+		h = naive.Verifier(keys[0])
 	default:
-		return fmt.Errorf("-variant: want stdlib or tuned, have %q", *variant)
+		return fmt.Errorf("-variant: want stdlib, tuned or verifier, have %q", *variant)
 	}
 	srv := &http.Server{Addr: *addr, Handler: h,
 		ReadHeaderTimeout: 3 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 60 * time.Second}

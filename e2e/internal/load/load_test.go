@@ -48,6 +48,11 @@ func TestShortRunOfEveryScenario(t *testing.T) {
 		if s.Median.Accepted == 0 || s.Median.IngressCPUPerAcceptedUS <= 0 {
 			t.Errorf("ingress step %v/s: accepted %d, CPU %v µs", s.OfferedRPS, s.Median.Accepted, s.Median.IngressCPUPerAcceptedUS)
 		}
+		// The floor answered every webhook of each run, and its CPU is the verifier's own.
+		if f := s.Floor; len(s.FloorRuns) != c.Runs || f.Accepted != f.Sent || f.Sent == 0 || f.Errors != 0 ||
+			f.IngressCPUPerAcceptedUS <= 0 || f.CPUPerMessageUS[procVerifier] != f.IngressCPUPerAcceptedUS {
+			t.Errorf("ingress floor at %v/s: %d runs, %+v", s.OfferedRPS, len(s.FloorRuns), f)
+		}
 	}
 	if len(r.EndToEnd) != len(c.E2ERates)*len(c.Workers) || len(r.Slow) != len(c.SlowConversations) {
 		t.Fatalf("%d end-to-end and %d slow steps", len(r.EndToEnd), len(r.Slow))

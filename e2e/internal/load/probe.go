@@ -115,6 +115,7 @@ const (
 	procRedis     = "redis"
 	procSandbox   = "sandbox"
 	procGenerator = "loadgen"
+	procVerifier  = "verifier" // the ingress's floor (naive.Verifier)
 
 	keyMachine = "_machine"
 	keyWall    = "_wall"

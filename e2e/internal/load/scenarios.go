@@ -12,7 +12,8 @@ import (
 )
 
 // ingress measures the ingress alone: its worker is stopped, so accepted webhooks pile up in the stream and
-// nothing else competes for the CPU.
+// nothing else competes for the CPU. After each run the same load goes to the ingress's floor (naive.Verifier:
+// the HTTP exchange and the signature check, nothing else), so the two compare within one run.
 func (r *runner) ingress(ctx context.Context) error {
 	e, err := r.start(ctx, stack.Options{Workers: 1})
 	if err != nil {
@@ -22,31 +23,49 @@ func (r *runner) ingress(ctx context.Context) error {
 	for _, w := range e.s.LiveWorkers() {
 		w.Stop(15 * time.Second)
 	}
-	if err := r.warm(ctx, e, slices.Min(r.c.IngressRates), false); err != nil {
+	// The verifier sends nothing; the Telnyx URL it is given is never called.
+	ver, verURL, err := r.startNaive(ctx, e.s.Dir(), e.s.SandboxURL, procVerifier, "verifier")
+	if err != nil {
 		return fmt.Errorf("ingress scenario: %w", err)
 	}
+	defer ver.Stop(10 * time.Second)
+	verGen := newGenerator(verURL + "/webhooks/sms")
+	defer verGen.close()
+	ingressCPU := func() cpuSnapshot { return snapshotCPU(e.s) }
+	verCPU := func() cpuSnapshot { return snapshotProcs(map[string]*stack.Proc{procVerifier: ver}) }
+	lowest := slices.Min(r.c.IngressRates)
+	if err := r.warm(ctx, e, lowest, false); err != nil {
+		return fmt.Errorf("ingress scenario: %w", err)
+	}
+	_ = r.webhookRun(ctx, e, verGen, procVerifier, verCPU, lowest, r.c.Warmup)
 	for _, rate := range r.c.IngressRates {
 		step := IngressStep{OfferedRPS: rate}
 		for run := range r.c.Runs {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			res := r.ingressRun(ctx, e, rate)
+			res := r.webhookRun(ctx, e, e.gen, procIngress, ingressCPU, rate, r.c.Duration)
 			r.c.Log.Info("ingress run", "offered", rate, "run", run+1, "accepted_per_s", res.AcceptedPerSec,
 				"p99_ms", res.Latency.P99, "errors", res.Errors, "cpu_us_per_webhook", res.IngressCPUPerAcceptedUS)
 			step.Runs = append(step.Runs, res)
+			fl := r.webhookRun(ctx, e, verGen, procVerifier, verCPU, rate, r.c.Duration)
+			r.c.Log.Info("ingress floor run", "offered", rate, "run", run+1, "accepted_per_s", fl.AcceptedPerSec,
+				"errors", fl.Errors, "cpu_us_per_webhook", fl.IngressCPUPerAcceptedUS)
+			step.FloorRuns = append(step.FloorRuns, fl)
 		}
-		step.Median = medianIngress(step.Runs)
+		step.Median, step.Floor = medianIngress(step.Runs), medianIngress(step.FloorRuns)
 		r.rep.Ingress = append(r.rep.Ingress, step)
 	}
 	return nil
 }
 
-func (r *runner) ingressRun(ctx context.Context, e *env, rate float64) IngressRun {
-	reqs := prepare(e.client, r.tag(), count(rate, r.c.Duration), r.c.Users, e.s.OurNumber)
-	cpu0 := snapshotCPU(e.s)
-	_, samples := e.gen.fire(ctx, reqs, rate)
-	cpu1 := snapshotCPU(e.s)
+// webhookRun sends d worth of signed webhooks at rate through gen, to the ingress or to its floor, and
+// charges the CPU of proc (from snapshot) to each accepted one.
+func (r *runner) webhookRun(ctx context.Context, e *env, gen *generator, proc string, snapshot func() cpuSnapshot, rate float64, d time.Duration) IngressRun {
+	reqs := prepare(e.client, r.tag(), count(rate, d), r.c.Users, e.s.OurNumber)
+	cpu0 := snapshot()
+	_, samples := gen.fire(ctx, reqs, rate)
+	cpu1 := snapshot()
 
 	res := IngressRun{Sent: len(samples), Statuses: map[string]int{}}
 	var lat, done, lag []time.Duration
@@ -62,10 +81,10 @@ func (r *runner) ingressRun(ctx context.Context, e *env, rate float64) IngressRu
 		done = append(done, s.done)
 	}
 	res.Latency = latencyOf(lat)
-	res.AcceptedPerSec = round(windowRate(done, r.c.Duration), 1)
+	res.AcceptedPerSec = round(windowRate(done, d), 1)
 	res.GeneratorLagP99MS = latencyOf(lag).P99
 	if res.Accepted > 0 {
-		res.IngressCPUPerAcceptedUS = round(us(cpu1[procIngress]-cpu0[procIngress])/float64(res.Accepted), 1)
+		res.IngressCPUPerAcceptedUS = round(us(cpu1[proc]-cpu0[proc])/float64(res.Accepted), 1)
 	}
 	res.CPUPerMessageUS = perMessage(cpu0, cpu1, res.Accepted)
 	res.OtherCores = otherCores(cpu0, cpu1)

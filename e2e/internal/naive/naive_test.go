@@ -96,3 +96,55 @@ func otherKey(t *testing.T) ed25519.PrivateKey {
 	}
 	return k
 }
+
+// TestVerifierAnswersOnlySignedWebhooks holds the ingress's floor to the part of the ingress it stands for:
+// over real HTTP, a signed webhook of any kind is answered 200 with the ingress's body, and a bad signature,
+// a stale one or a body over MaxBody is refused.
+func TestVerifierAnswersOnlySignedWebhooks(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(Verifier(pub))
+	defer srv.Close()
+	hello := fakeapi.InboundWebhook(fakeapi.Inbound{From: "+13125550123", To: "+12125550100", Text: "hello"})
+	now := time.Now()
+	tests := []struct {
+		name   string
+		body   []byte
+		signer ed25519.PrivateKey
+		at     time.Time
+		status int
+		answer string
+	}{
+		{name: "signed hello", body: hello, signer: priv, at: now, status: http.StatusOK, answer: queued},
+		{name: "signed receipt", body: fakeapi.ReceiptWebhook(fakeapi.Receipt{}), signer: priv, at: now, status: http.StatusOK, answer: queued},
+		{name: "signed non-webhook (it does not parse)", body: []byte(`[1,2]`), signer: priv, at: now, status: http.StatusOK, answer: queued},
+		{name: "another key's signature", body: hello, signer: otherKey(t), at: now, status: http.StatusUnauthorized},
+		{name: "stale signature", body: hello, signer: priv, at: now.Add(-6 * time.Minute), status: http.StatusUnauthorized},
+		{name: "body over MaxBody", body: bytes.Repeat([]byte("x"), MaxBody+1), signer: priv, at: now, status: http.StatusRequestEntityTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/sms", bytes.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts := strconv.FormatInt(tt.at.Unix(), 10)
+			req.Header.Set(telnyx.HeaderTimestamp, ts)
+			req.Header.Set(telnyx.HeaderSignature, telnyx.Sign(tt.signer, ts, tt.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if resp.StatusCode != tt.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if tt.answer != "" && string(body) != tt.answer {
+				t.Errorf("answer %q, want %q", body, tt.answer)
+			}
+		})
+	}
+}
