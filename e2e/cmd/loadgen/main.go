@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 	svgPath := fs.String("svg", "", "SVG plot (default <out>/latency.svg)")
 	logDir := fs.String("keep-logs", "", "keep the processes' logs and data under this directory")
 	quiet := fs.Bool("q", false, "no progress lines on stderr")
-	render := fs.String("render", "", "measure nothing: print the table of this results.json and write the Markdown and SVG from it again")
+	render := fs.String("render", "", "measure nothing: judge the targets of this results.json again and write its JSON, Markdown and SVG")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,8 +110,9 @@ func run(ctx context.Context, args []string, out, errOut io.Writer) error {
 		if err != nil {
 			return err
 		}
+		rep.Retarget()
 		rep.Print(out)
-		return errors.Join(rep.WriteSVG(*svgPath), rep.WriteMarkdown(*mdPath, relTo(*mdPath, *svgPath)))
+		return errors.Join(rep.WriteJSON(*jsonPath), rep.WriteSVG(*svgPath), rep.WriteMarkdown(*mdPath, relTo(*mdPath, *svgPath)))
 	}
 
 	binDir, err := os.MkdirTemp("", "smsconv-loadgen-bin-")

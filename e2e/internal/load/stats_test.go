@@ -277,7 +277,8 @@ func TestTargets(t *testing.T) {
 	rep := &Report{VerifyMicros: 50,
 		Ingress: []IngressStep{
 			{OfferedRPS: 1000, Median: IngressRun{AcceptedPerSec: 1000, IngressCPUPerAcceptedUS: 90}},
-			{OfferedRPS: 2000, Median: IngressRun{AcceptedPerSec: 1990, IngressCPUPerAcceptedUS: 70}},
+			{OfferedRPS: 2000, Median: IngressRun{AcceptedPerSec: 1990, IngressCPUPerAcceptedUS: 70},
+				Floor: IngressRun{AcceptedPerSec: 2000, IngressCPUPerAcceptedUS: 45}},
 			{OfferedRPS: 4000, Median: IngressRun{AcceptedPerSec: 2500, IngressCPUPerAcceptedUS: 60}}, // overloaded
 		},
 		EndToEnd: []E2EStep{
@@ -286,17 +287,28 @@ func TestTargets(t *testing.T) {
 		},
 		Slow: []E2EStep{{Conversations: 100, OfferedRPS: 2500, Median: E2ERun{RepliesPerSec: 500}},
 			{Conversations: 10_000, OfferedRPS: 2500, Median: E2ERun{RepliesPerSec: 2100}}},
+		Closed: &ClosedStep{Ratio: 0.4, RatioTuned: 0.3,
+			Naive:   ClosedRun{Replies: 100, RepliesPerSec: 2500, SystemCPUPerReplyUS: 400},
+			Tuned:   ClosedRun{Replies: 100, RepliesPerSec: 3300, SystemCPUPerReplyUS: 300},
+			Floor:   ClosedRun{Replies: 100, RepliesPerSec: 2400, SystemCPUPerReplyUS: 350, CPUPerReplyUS: map[string]float64{procNATS: 150, procRedis: 200}},
+			SMSConv: ClosedRun{Replies: 100, RepliesPerSec: 1000, SystemCPUPerReplyUS: 1300}},
 	}
 	got := map[string]string{}
 	for _, tg := range targets(rep) {
 		got[tg.Name] = strings.TrimSpace(verdict(tg.Met)) + " " + tg.Measured
 	}
 	want := map[string]string{
-		"ingress CPU per accepted webhook":               "met 70.0 µs = 1.40 x Verify, at 2000 webhooks/s offered",
-		"Redis round trips per inbound message (worker)": "MISS",
-		"end-to-end p99 at 1000 msg/s, 1 worker(s)":      "MISS",
-		"end-to-end p99 at 1000 msg/s, 2 worker(s)":      "met",
-		"replies/s with a 0 ms fake Telnyx":              "met 2100 replies/s with 10000 conversations",
+		"ingress CPU per accepted webhook":                                         "met 70.0 µs = 1.40 x Verify, at 2000 webhooks/s offered",
+		"ingress floor: the HTTP exchange and the signature check alone (no goal)": "n/a 45.0 µs = 0.90 x Verify, at 2000 webhooks/s offered; the ingress spends 25.0 µs more",
+		"closed-loop replies/s beside the naive server":                            "MISS 0.40x",
+		"closed-loop replies/s beside the tuned toy (no goal)":                     "n/a 0.30x",
+		"closed-loop floor: NATS and Redis alone (no goal)":                        "n/a 350 µs per message (redis 200, nats 150), 0.88x the naive server's whole 400 µs",
+		"closed-loop bound for a design with NATS and Redis on the path (no goal)": "n/a CPU per reply >= the tuned toy's 300 + the floor's 350 = 650 µs, so about 0.62x the naive server's replies/s at most; smsconv spends 650 µs above the bound",
+		"closed-loop CPU per reply, all processes":                                 "MISS 1300 µs",
+		"Redis round trips per inbound message (worker)":                           "MISS",
+		"end-to-end p99 at 1000 msg/s, 1 worker(s)":                                "MISS",
+		"end-to-end p99 at 1000 msg/s, 2 worker(s)":                                "met",
+		"replies/s with a 0 ms fake Telnyx":                                        "met 2100 replies/s with 10000 conversations",
 	}
 	if len(got) != len(want) {
 		t.Errorf("targets %v", got)
