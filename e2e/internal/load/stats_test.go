@@ -303,7 +303,7 @@ func TestTargets(t *testing.T) {
 		"closed-loop replies/s beside the naive server":                            "MISS 0.40x",
 		"closed-loop replies/s beside the tuned toy (no goal)":                     "n/a 0.30x",
 		"closed-loop floor: NATS and Redis alone (no goal)":                        "n/a 350 µs per message (redis 200, nats 150), 0.88x the naive server's whole 400 µs",
-		"closed-loop bound for a design with NATS and Redis on the path (no goal)": "n/a CPU per reply >= the tuned toy's 300 + the floor's 350 = 650 µs, so about 0.62x the naive server's replies/s at most; smsconv spends 650 µs above the bound",
+		"closed-loop bound for a design with NATS and Redis on the path (no goal)": "n/a CPU per reply >= the tuned toy's 300 + the floor's 350 = 650 µs, 1.62x the naive server's; smsconv spends 650 µs above the bound",
 		"closed-loop CPU per reply, all processes":                                 "MISS 1300 µs",
 		"Redis round trips per inbound message (worker)":                           "MISS",
 		"end-to-end p99 at 1000 msg/s, 1 worker(s)":                                "MISS",
