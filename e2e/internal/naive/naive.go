@@ -83,17 +83,8 @@ func newServer(p parts, dialog conversation.Dialog, log *slog.Logger) *Server {
 // ServeHTTP handles one webhook: 200 once the reply is sent (or there is none), 4xx for a bad webhook, 502
 // when Telnyx refused the reply.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	if r.Method != http.MethodPost || r.URL.Path != "/webhooks/sms" {
-		http.NotFound(w, r)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-	if err != nil {
-		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+	body, ok := webhookBody(w, r)
+	if !ok {
 		return
 	}
 	if err := s.verify(r.Header, body); err != nil {
@@ -127,4 +118,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(http.StatusOK)
+}
+
+// webhookBody returns the body of a POST /webhooks/sms, read within MaxBody. Anything else it answers
+// itself (200 for GET /healthz, 404, or 413 for a body too large), and ok is false.
+func webhookBody(w http.ResponseWriter, r *http.Request) (body []byte, ok bool) {
+	if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
+		w.WriteHeader(http.StatusOK)
+		return nil, false
+	}
+	if r.Method != http.MethodPost || r.URL.Path != "/webhooks/sms" {
+		http.NotFound(w, r)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	return body, true
 }

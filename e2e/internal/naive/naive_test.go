@@ -58,20 +58,8 @@ func TestYardsticks(t *testing.T) {
 				srv := httptest.NewServer(newServer(api.URL + "/v2"))
 				defer srv.Close()
 
-				req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/sms", bytes.NewReader(tt.body))
-				if err != nil {
-					t.Fatal(err)
-				}
-				ts := strconv.FormatInt(tt.at.Unix(), 10)
-				req.Header.Set(telnyx.HeaderTimestamp, ts)
-				req.Header.Set(telnyx.HeaderSignature, telnyx.Sign(tt.signer, ts, tt.body))
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				_ = resp.Body.Close()
-				if resp.StatusCode != tt.status {
-					t.Errorf("status %d, want %d", resp.StatusCode, tt.status)
+				if status, _ := postSigned(t, srv.URL, tt.body, tt.signer, tt.at); status != tt.status {
+					t.Errorf("status %d, want %d", status, tt.status)
 				}
 				var sent []string
 				for _, m := range fake.Messages() {
@@ -126,25 +114,36 @@ func TestVerifierAnswersOnlySignedWebhooks(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodPost, srv.URL+"/webhooks/sms", bytes.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ts := strconv.FormatInt(tt.at.Unix(), 10)
-			req.Header.Set(telnyx.HeaderTimestamp, ts)
-			req.Header.Set(telnyx.HeaderSignature, telnyx.Sign(tt.signer, ts, tt.body))
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body, _ := io.ReadAll(resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode != tt.status {
-				t.Errorf("status %d, want %d", resp.StatusCode, tt.status)
+			status, body := postSigned(t, srv.URL, tt.body, tt.signer, tt.at)
+			if status != tt.status {
+				t.Errorf("status %d, want %d", status, tt.status)
 			}
 			if tt.answer != "" && string(body) != tt.answer {
 				t.Errorf("answer %q, want %q", body, tt.answer)
 			}
 		})
 	}
+}
+
+// postSigned posts body to the server at url's /webhooks/sms, signed by signer as of at, and returns the
+// answer's status and body.
+func postSigned(t *testing.T, url string, body []byte, signer ed25519.PrivateKey, at time.Time) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/webhooks/sms", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := strconv.FormatInt(at.Unix(), 10)
+	req.Header.Set(telnyx.HeaderTimestamp, ts)
+	req.Header.Set(telnyx.HeaderSignature, telnyx.Sign(signer, ts, body))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, answer
 }

@@ -20,17 +20,8 @@ const queued = `{"status":"queued"}`
 func Verifier(key ed25519.PublicKey) http.Handler {
 	v := telnyx.NewVerifier([]ed25519.PublicKey{key}, 0)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == "/healthz" {
-			w.WriteHeader(http.StatusOK)
-			return
-		}
-		if r.Method != http.MethodPost || r.URL.Path != "/webhooks/sms" {
-			http.NotFound(w, r)
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
-		if err != nil {
-			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
+		body, ok := webhookBody(w, r)
+		if !ok {
 			return
 		}
 		if err := v.VerifyHeader(r.Header, body, time.Now()); err != nil {
