@@ -347,8 +347,8 @@ func (r *Report) Print(w io.Writer) {
 				ratio(m.IngressCPUPerAcceptedUS, r.VerifyMicros), f, ratio(f, r.VerifyMicros), systemCPU(m.CPUPerMessageUS),
 				m.CPUPerMessageUS[procGenerator], m.GeneratorLagP99MS, m.OtherCores)
 		}
-		fmt.Fprintln(w, "(floor: the same load, after each run, to a server that only checks the signature and answers: naive.Verifier)")
 		tw.Flush()
+		fmt.Fprintln(w, "(floor: the same load, after each run, to a server that only checks the signature and answers: naive.Verifier)")
 	}
 	if len(r.EndToEnd) > 0 {
 		fmt.Fprintf(w, "\nEnd to end: webhook -> reply accepted by the fake Telnyx (no latency), %d conversations\n", r.EndToEnd[0].Conversations)
